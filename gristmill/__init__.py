@@ -1,0 +1,8 @@
+"""gristmill: from raw web crawl to a pretrained language model."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("gristmill")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+local"

@@ -1,0 +1,57 @@
+"""The `gristmill` command. Thin: parse arguments, call the packages, turn UserError into one line + exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+
+from gristmill import __version__
+from gristmill.errors import UserError
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.runner import execute, prepare_run
+
+    prepared = prepare_run(args.recipe, args.input, args.output, args.workers, args.limit)
+    result = execute(prepared, Console())
+    return 1 if result.failed_tasks else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gristmill", description="From raw web crawl to a pretrained language model.")
+    parser.add_argument("--version", action="version", version=f"gristmill {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run",
+        help="run a recipe: raw crawl files -> Parquet document shards",
+        description="Run a recipe's stages on datatrove executors. Rerunning the same command resumes.",
+    )
+    run.add_argument("recipe", help="recipe TOML file, e.g. recipes/quickstart.toml")
+    run.add_argument(
+        "--input",
+        action="append",
+        metavar="PATH",
+        help="input file, folder, glob, URL or paths file (repeatable); replaces the recipe's inputs",
+    )
+    run.add_argument("--output", metavar="RUN_DIR", help="run folder (default: the recipe's run.output or runs/NAME)")
+    run.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default: the recipe's, else all cores)"
+    )
+    run.add_argument("--limit", type=int, metavar="N", help="stop after N documents in total (for trials)")
+    run.set_defaults(handler=_cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except UserError as error:
+        print(f"gristmill: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gristmill: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130

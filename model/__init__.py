@@ -1,0 +1,1 @@
+"""Compact decoder-only GPT and its Triton-fused kernels. Not built yet."""

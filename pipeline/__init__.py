@@ -1,0 +1,1 @@
+"""gristmill's data pipeline: crawl-ingest -> ... -> Parquet shards, run on datatrove executors."""

@@ -1,0 +1,69 @@
+"""Build the datatrove executor named by the recipe's [executor] table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datatrove.executor import LocalPipelineExecutor, SlurmPipelineExecutor
+from datatrove.executor.base import PipelineExecutor
+from datatrove.pipeline.base import PipelineStep
+
+from gristmill.errors import UserError
+from pipeline.recipe import ExecutorSection, RayOptions
+
+
+def build_executor(
+    section: ExecutorSection, pipeline: list[PipelineStep], tasks: int, logging_dir: Path
+) -> PipelineExecutor:
+    """A real datatrove executor; `logging_dir` holds its completion markers, logs and raw stats."""
+    if section.kind == "local":
+        return LocalPipelineExecutor(
+            pipeline, tasks=tasks, workers=min(section.workers, tasks), logging_dir=str(logging_dir)
+        )
+    if section.kind == "slurm":
+        if section.slurm is None:
+            raise UserError("executor.slurm: missing table; kind = 'slurm' needs [executor.slurm] with a partition")
+        slurm = section.slurm
+        return SlurmPipelineExecutor(
+            pipeline,
+            tasks=tasks,
+            workers=section.workers,
+            time=slurm.time,
+            partition=slurm.partition,
+            cpus_per_task=slurm.cpus_per_task,
+            mem_per_cpu_gb=slurm.mem_per_cpu_gb,
+            job_name=slurm.job_name,
+            qos=slurm.qos,
+            env_command=slurm.env_command,
+            venv_path=slurm.venv_path,
+            sbatch_args=dict(slurm.sbatch_args),
+            max_array_size=slurm.max_array_size,
+            with_srun=slurm.with_srun,
+            logging_dir=str(logging_dir),
+        )
+    return _ray_executor(section, pipeline, tasks, logging_dir)
+
+
+def _ray_executor(
+    section: ExecutorSection, pipeline: list[PipelineStep], tasks: int, logging_dir: Path
+) -> PipelineExecutor:
+    try:
+        import ray
+        from datatrove.executor.ray import RayPipelineExecutor
+    except ImportError:
+        raise UserError("executor.kind = 'ray' needs the ray extra: pip install 'gristmill[ray]'") from None
+    options = section.ray or RayOptions()
+    if not ray.is_initialized():
+        if options.address:
+            ray.init(address=options.address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=section.workers, include_dashboard=False, log_to_driver=False)
+    return RayPipelineExecutor(
+        pipeline,
+        tasks=tasks,
+        workers=min(section.workers, tasks),
+        logging_dir=str(logging_dir),
+        cpus_per_task=options.cpus_per_task,
+        mem_per_cpu_gb=options.mem_per_cpu_gb,
+        time=options.timeout_s,
+    )

@@ -1,0 +1,29 @@
+"""Plain-text reader: one document per .txt file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import fsspec
+from resiliparse.parse.encoding import detect_mime
+
+from pipeline.readers.record import ReaderOptions, Record, decode_utf8, failure, stable_id
+
+
+def read_text_file(path: str, options: ReaderOptions) -> Iterator[Record]:
+    source = f"{path}@0"
+    try:
+        with fsspec.open(path, "rb") as handle:
+            data = handle.read()
+    except Exception as error:  # any fsspec backend error: the file is unreadable, not the run
+        yield failure(source, 0, "read_error", f"cannot read: {type(error).__name__}: {error}")
+        return
+    record = Record(id=stable_id(path), source=source, position=len(data), raw_bytes=len(data))
+    mime = detect_mime(data[:4096]) if data else "text/plain"
+    if not mime.startswith("text/"):
+        record.removed_by, record.removed_detail = "binary_body", f"content looks like {mime}"
+    else:
+        record.text, error = decode_utf8(data, options.invalid_utf8)
+        if error:
+            record.removed_by, record.removed_detail = "invalid_utf8", error
+    yield record

@@ -1,0 +1,149 @@
+"""WARC / WARC.gz / Common Crawl WET reader on fastwarc (measured ~5x faster than warcio, see bench/ingest.py).
+
+HTTP `response` (and `resource`) records with HTML become documents to extract; WET `conversion`
+records are text documents. Everything else is classified: request / metadata / warcinfo records
+are not documents (counted only); revisits, non-200 statuses, non-HTML, binary, oversized and
+truncated records are removed with their rule. A corrupt gzip member does not end the file: the
+reader records the damage with its offset and resynchronises at the next gzip member.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import IO
+
+import fsspec
+from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
+from resiliparse.parse.encoding import detect_mime
+
+from pipeline.readers.record import ReaderOptions, Record, decode_utf8, failure, stable_id
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+NOT_DOCUMENTS = {  # keyed by int: fastwarc's record types are not hashable
+    int(WarcRecordType.request): "warc_request",
+    int(WarcRecordType.metadata): "warc_metadata",
+    int(WarcRecordType.warcinfo): "warc_warcinfo",
+    int(WarcRecordType.continuation): "warc_continuation",
+}
+GZIP_MAGIC = b"\x1f\x8b\x08"
+WARC_MAGIC = b"WARC/1."
+SCAN_CHUNK = 1 << 20
+
+
+def read_warc(path: str, options: ReaderOptions) -> Iterator[Record]:
+    try:
+        handle = fsspec.open(path, "rb").open()
+    except Exception as error:  # any fsspec backend error: the file is unreadable, not the run
+        yield failure(f"{path}@0", 0, "read_error", f"cannot open: {type(error).__name__}: {error}")
+        return
+    with handle:
+        head = handle.read(len(GZIP_MAGIC))
+        if not head:
+            yield failure(f"{path}@0", 0, "empty_file", "the file is empty")
+            return
+        magic = GZIP_MAGIC if head == GZIP_MAGIC else WARC_MAGIC
+        start: int | None = 0
+        damage: tuple[int, str] | None = None  # where unreadable bytes began, and why
+        while start is not None:
+            handle.seek(start)
+            last: int | None = None
+            try:
+                for warc_record in ArchiveIterator(handle, parse_http=True, auto_decode="all"):
+                    if damage:
+                        yield _damage_record(path, damage, f"skipped to offset {start}")
+                        damage = None
+                    last = warc_record.stream_pos
+                    yield _classify(warc_record, path, options)
+                start = None
+            except OSError as error:  # fastwarc reports decompression and parse damage as OSError
+                at = last if last is not None else start
+                damage = damage or (at, str(error))
+                start = _find_next(handle, at + 1, magic)
+        if damage:
+            yield _damage_record(path, damage, "rest of file skipped")
+
+
+def _damage_record(path: str, damage: tuple[int, str], outcome: str) -> Record:
+    offset, error = damage
+    return failure(f"{path}@{offset}", offset, "corrupt_stream", f"{error} after offset {offset}; {outcome}")
+
+
+def _find_next(handle: IO[bytes], offset: int, magic: bytes) -> int | None:
+    """Offset of the next `magic` at or after `offset`, scanning the raw (compressed) file."""
+    handle.seek(offset)
+    carry = b""
+    base = offset
+    while chunk := handle.read(SCAN_CHUNK):
+        data = carry + chunk
+        found = data.find(magic)
+        if found >= 0:
+            return base + found
+        carry = data[-(len(magic) - 1) :]
+        base += len(data) - len(carry)
+    return None
+
+
+def _classify(record: WarcRecord, path: str, options: ReaderOptions) -> Record:
+    source = f"{path}@{record.stream_pos}"
+    headers = record.headers
+    out = Record(
+        id=(record.record_id or "").strip("<>") or stable_id(source),
+        source=source,
+        position=record.stream_pos,
+        url=headers.get("WARC-Target-URI"),
+        raw_bytes=record.content_length,
+    )
+    kind = record.record_type
+    if int(kind) in NOT_DOCUMENTS:
+        out.document, out.removed_by = False, NOT_DOCUMENTS[int(kind)]
+        return out
+    if "WARC-Date" not in headers or "Content-Length" not in headers:
+        return _removed(out, "truncated_record", "WARC header block incomplete (file cut short?)")
+    out.date = record.record_date
+    if kind == WarcRecordType.revisit:
+        return _removed(out, "warc_revisit", headers.get("WARC-Refers-To-Target-URI") or "revisit record")
+    if kind == WarcRecordType.conversion:
+        return _text_payload(out, record, options)
+    if kind not in (WarcRecordType.response, WarcRecordType.resource):
+        return _removed(out, "warc_unknown_type", str(headers.get("WARC-Type")))
+    return _html_payload(out, record, options)
+
+
+def _text_payload(out: Record, record: WarcRecord, options: ReaderOptions) -> Record:
+    out.text, error = decode_utf8(record.reader.read(), options.invalid_utf8)
+    return _removed(out, "invalid_utf8", error) if error else out
+
+
+def _html_payload(out: Record, record: WarcRecord, options: ReaderOptions) -> Record:
+    if record.record_type == WarcRecordType.response:
+        if not record.is_http:
+            return _removed(out, "non_http", str(record.headers.get("Content-Type")))
+        status = record.http_headers.status_code
+        if status != 200:
+            return _removed(out, "http_status", str(status))
+        content_type = (record.http_content_type or "").lower()
+        out.charset = record.http_charset
+    else:
+        content_type = (record.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if content_type and content_type not in HTML_TYPES:
+        return _removed(out, "non_html", content_type)
+    if record.content_length > options.max_html_bytes:
+        return _removed(out, "too_large", f"{record.content_length} bytes > {options.max_html_bytes}")
+    payload = record.reader.read()
+    encoded = record.is_http and (
+        record.http_headers.get("Content-Encoding") or record.http_headers.get("Transfer-Encoding")
+    )
+    if not encoded and len(payload) < record.content_length:
+        return _removed(out, "truncated_record", f"body has {len(payload)} of {record.content_length} bytes")
+    mime = detect_mime(payload[:4096])
+    if not mime.startswith("text/"):
+        return _removed(out, "binary_body", f"declared {content_type or 'nothing'}, content looks like {mime}")
+    if not content_type and mime != "text/html" and b"<html" not in payload[:4096].lower():
+        return _removed(out, "non_html", f"no Content-Type and content looks like {mime}")
+    out.html = payload
+    return out
+
+
+def _removed(out: Record, rule: str, detail: str) -> Record:
+    out.removed_by, out.removed_detail = rule, detail
+    return out

@@ -1,0 +1,209 @@
+"""Recipes: TOML files that say what a run does. Validated whole before any work starts.
+
+A recipe is data only: it is parsed with `tomllib` and checked against the pydantic models
+below; nothing in it is executed. Every problem becomes one `UserError` line naming the file,
+the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError
+
+from gristmill.errors import UserError
+
+
+class _Section(BaseModel):
+    """Strict base: unknown keys and silent type coercion are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+
+
+class RunSection(_Section):
+    name: str | None = None
+    output: str | None = Field(default=None, description="default RUN_DIR, relative to the working directory")
+    limit: Annotated[int, Field(ge=1)] | None = Field(default=None, description="stop after N documents")
+
+
+class SlurmOptions(_Section):
+    partition: str
+    time: str = "24:00:00"
+    cpus_per_task: Annotated[int, Field(ge=1)] = 1
+    mem_per_cpu_gb: Annotated[float, Field(gt=0)] = 2.0
+    job_name: str = "gristmill"
+    qos: str = "normal"
+    env_command: str | None = None
+    venv_path: str | None = None
+    sbatch_args: dict[str, str] = Field(default_factory=dict)
+    max_array_size: Annotated[int, Field(ge=1)] = 1001
+    with_srun: bool = True
+
+
+class RayOptions(_Section):
+    address: str | None = Field(default=None, description="existing cluster; None starts a local Ray")
+    cpus_per_task: Annotated[int, Field(ge=1)] = 1
+    mem_per_cpu_gb: Annotated[float, Field(gt=0)] = 2.0
+    timeout_s: Annotated[int, Field(ge=1)] | None = None
+
+
+class ExecutorSection(_Section):
+    kind: Literal["local", "slurm", "ray"] = "local"
+    workers: Annotated[int, Field(ge=1)] = Field(default_factory=lambda: os.cpu_count() or 1)
+    tasks: Annotated[int, Field(ge=0)] = Field(default=0, description="0: one task per input file")
+    slurm: SlurmOptions | None = None
+    ray: RayOptions | None = None
+
+
+class IngestStage(_Section):
+    """Read raw records, extract main text from HTML, give each document a stable id."""
+
+    kind: Literal["ingest"]
+    inputs: list[str] = Field(default_factory=list)
+    format: Literal["auto", "warc", "jsonl", "parquet", "txt"] = "auto"
+    glob: str | None = Field(default=None, description="pattern applied to files found in input folders")
+    paths_prefix: str | None = Field(default=None, description="prepended to relative lines of paths files")
+    text_field: str = "text"
+    id_field: str | None = "id"
+    url_field: str | None = "url"
+    date_field: str | None = "date"
+    extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"
+    main_content: bool = True
+    extract_timeout: Annotated[float, Field(gt=0)] = 10.0
+    max_html_bytes: ByteSize = ByteSize(5_000_000)
+    invalid_utf8: Literal["skip", "replace"] = "skip"
+
+
+class ShardStage(_Section):
+    """Write the final documents as zstd Parquet shards of a target size, plus a manifest."""
+
+    kind: Literal["shard"]
+    shard_size: ByteSize = ByteSize(256_000_000)
+    row_group_size: ByteSize = Field(default=ByteSize(32_000_000), description="uncompressed bytes per group")
+    compression_level: Annotated[int, Field(ge=1, le=22)] = 3
+
+
+Stage = Annotated[IngestStage | ShardStage, Field(discriminator="kind")]
+STAGE_KINDS: dict[str, type[_Section]] = {"ingest": IngestStage, "shard": ShardStage}
+
+
+class Recipe(_Section):
+    run: RunSection = Field(default_factory=RunSection)
+    executor: ExecutorSection = Field(default_factory=ExecutorSection)
+    stage: list[Stage]
+
+    @property
+    def ingest(self) -> IngestStage:
+        return self.stage[0]  # type: ignore[return-value]  # checked by _check_stage_order
+
+    @property
+    def shard(self) -> ShardStage:
+        return self.stage[-1]  # type: ignore[return-value]
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Parse and validate a recipe file; relative input paths are resolved against its folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: recipe file not found")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: not valid TOML: {error}") from None
+    return recipe_from_dict(raw, source=str(path), base_dir=path.parent)
+
+
+def recipe_from_dict(raw: dict[str, Any], source: str, base_dir: Path) -> Recipe:
+    """Validate a recipe given as a dict (e.g. parsed TOML); `source` names it in error messages."""
+    raw.setdefault("stage", [])
+    if isinstance(raw["stage"], list) and not any(
+        isinstance(s, dict) and s.get("kind") == "shard" for s in raw["stage"]
+    ):
+        raw["stage"].append({"kind": "shard"})
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as error:
+        raise UserError(f"{source}: {_describe(error)}") from None
+    _check_stage_order(recipe, source)
+    ingest = recipe.ingest
+    ingest.inputs = [_resolve_relative(p, base_dir) for p in ingest.inputs]
+    return recipe
+
+
+def stage_labels(recipe: Recipe) -> list[str]:
+    """Names for stats/ and removed/ folders: the kind, numbered only when a kind repeats."""
+    kinds = [stage.kind for stage in recipe.stage]
+    return [k if kinds.count(k) == 1 else f"{k}-{i}" for i, k in enumerate(kinds)]
+
+
+def _check_stage_order(recipe: Recipe, source: str) -> None:
+    kinds = [stage.kind for stage in recipe.stage]
+    if not kinds or kinds[0] != "ingest":
+        raise UserError(f"{source}: stage[0].kind: expected 'ingest' as the first stage, got {kinds[:1]}")
+    for name in ("ingest", "shard"):
+        if kinds.count(name) != 1:
+            raise UserError(f"{source}: stage: expected exactly one '{name}' stage, got {kinds.count(name)}")
+    if kinds[-1] != "shard":
+        raise UserError(f"{source}: stage[{len(kinds) - 1}].kind: expected 'shard' as the last stage")
+
+
+def _resolve_relative(path: str, base_dir: Path) -> str:
+    if "://" in path or os.path.isabs(path):
+        return path
+    return str((base_dir / path).resolve())
+
+
+def _describe(error: ValidationError) -> str:
+    """Turn pydantic's first error into `key: what was expected, got what`."""
+    first = error.errors()[0]
+    loc = tuple(first["loc"])
+    key = _format_loc(loc)
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        allowed = ", ".join(sorted(_model_at(loc[:-1]).model_fields))
+        return f"{key}: unknown key; expected one of: {allowed}"
+    if kind == "missing":
+        return f"{key}: missing required key"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        kinds = ", ".join(repr(k) for k in STAGE_KINDS)
+        return f"{key}.kind: expected one of {kinds}, got {first.get('input', {}).get('kind')!r}"
+    expected = first["msg"].replace("Input should be", "expected").replace("Value error, ", "")
+    return f"{key}: {expected}, got {first.get('input')!r}"
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for i, item in enumerate(loc):
+        if isinstance(item, int):
+            parts[-1] += f"[{item}]"
+        elif i > 0 and isinstance(loc[i - 1], int) and item in STAGE_KINDS:
+            continue  # pydantic inserts the discriminator value; the index already names the stage
+        else:
+            parts.append(str(item))
+    return ".".join(parts) or "(top level)"
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel]:
+    """The model class whose fields apply at `loc`, to list the allowed keys."""
+    model: type[BaseModel] = Recipe
+    for i, item in enumerate(loc):
+        if isinstance(item, int):
+            continue
+        if i > 0 and isinstance(loc[i - 1], int) and item in STAGE_KINDS:
+            model = STAGE_KINDS[item]
+            continue
+        if item == "stage":
+            continue
+        annotation = model.model_fields[item].annotation
+        model = next(
+            (
+                a
+                for a in getattr(annotation, "__args__", (annotation,))
+                if isinstance(a, type) and issubclass(a, BaseModel)
+            ),
+            model,
+        )
+    return model

@@ -1,0 +1,203 @@
+"""`gristmill run`: resolve a recipe, check the run folder, run the job on its executor, summarise.
+
+A run folder belongs to one resolved recipe and one set of inputs. Running the same command again
+resumes it: datatrove skips tasks whose completion marker exists, and an unfinished task deletes
+what its earlier attempt wrote before it starts again, so a run killed at any moment ends with
+exactly the documents of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from rich.console import Console
+
+from gristmill import __version__
+from gristmill.errors import UserError
+from pipeline.atomic import write_json_atomic, write_text_atomic
+from pipeline.executors import build_executor
+from pipeline.inputs import InputFile, assign_files_to_tasks, resolve_inputs
+from pipeline.manifest import write_manifest
+from pipeline.progress import ProgressWatcher
+from pipeline.recipe import Recipe, load_recipe, stage_labels
+from pipeline.steps.ingest import IngestStep
+from pipeline.steps.shard import ShardStep, shards_dir
+from pipeline.summary import load_stage_totals, print_summary, save_summary
+
+JOB = "ingest"
+IGNORED_ON_RESUME = {("gristmill",), ("executor", "workers")}
+
+
+@dataclass
+class PreparedRun:
+    recipe: Recipe
+    recipe_path: Path
+    run_dir: Path
+    files: list[InputFile]
+    plan: list[list[int]]
+    limits: list[int | None]
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    complete: bool
+    manifest: dict[str, Any] | None
+    failed_tasks: list[int]
+
+
+def prepare_run(
+    recipe_path: str | Path,
+    inputs: list[str] | None = None,
+    output: str | Path | None = None,
+    workers: int | None = None,
+    limit: int | None = None,
+) -> PreparedRun:
+    """Everything that can go wrong with the request goes wrong here, before any work starts."""
+    recipe_path = Path(recipe_path)
+    recipe = load_recipe(recipe_path)
+    if inputs:
+        recipe.ingest.inputs = [p if "://" in p else str(Path(p).resolve()) for p in inputs]
+    if workers is not None:
+        if workers < 1:
+            raise UserError(f"--workers: expected a number >= 1, got {workers}")
+        recipe.executor.workers = workers
+    if limit is not None:
+        if limit < 1:
+            raise UserError(f"--limit: expected a number >= 1, got {limit}")
+        recipe.run.limit = limit
+    ingest = recipe.ingest
+    files = resolve_inputs(ingest.inputs, ingest.format, ingest.glob, ingest.paths_prefix, ingest.text_field)
+    tasks = recipe.executor.tasks or len(files)
+    if recipe.run.limit:
+        tasks = min(tasks, recipe.run.limit)
+    plan = assign_files_to_tasks(files, tasks)
+    run_dir = Path(output or recipe.run.output or Path("runs") / recipe_path.stem)
+    return PreparedRun(recipe, recipe_path, run_dir, files, plan, _split_limit(recipe.run.limit, len(plan)))
+
+
+def _split_limit(limit: int | None, tasks: int) -> list[int | None]:
+    if limit is None:
+        return [None] * tasks
+    base, extra = divmod(limit, tasks)
+    return [base + (1 if t < extra else 0) for t in range(tasks)]
+
+
+def resolved_recipe(prepared: PreparedRun) -> dict[str, Any]:
+    data = prepared.recipe.model_dump(mode="json", exclude_none=True)
+    data["gristmill"] = {"version": __version__, "recipe_file": str(prepared.recipe_path.resolve())}
+    return data
+
+
+def _inputs_record(prepared: PreparedRun) -> dict[str, Any]:
+    return {"files": [asdict(f) for f in prepared.files], "plan": prepared.plan}
+
+
+def check_run_dir(prepared: PreparedRun) -> None:
+    """Refuse to mix two different runs in one folder; the same run resumes."""
+    recipe_file = prepared.run_dir / "recipe.toml"
+    if not recipe_file.exists():
+        return
+    import tomllib
+
+    before = _flatten(tomllib.loads(recipe_file.read_text(encoding="utf-8")))
+    now = _flatten(resolved_recipe(prepared))
+    for key in sorted(set(before) | set(now)):
+        if any(key[: len(ignored)] == ignored for ignored in IGNORED_ON_RESUME):
+            continue
+        if before.get(key) != now.get(key):
+            raise UserError(
+                f"{prepared.run_dir} holds a run of a different recipe ({'.'.join(map(str, key))}: "
+                f"{before.get(key)!r} there, {now.get(key)!r} now); choose another --output or delete it"
+            )
+    inputs_file = prepared.run_dir / "inputs.json"
+    if inputs_file.exists() and json.loads(inputs_file.read_text()) != _inputs_record(prepared):
+        raise UserError(
+            f"{prepared.run_dir} was run on different input files (or they changed since); "
+            "choose another --output or delete it"
+        )
+
+
+def _flatten(data: Any, prefix: tuple = ()) -> dict[tuple, Any]:
+    if isinstance(data, dict):
+        out: dict[tuple, Any] = {}
+        for key, value in data.items():
+            out.update(_flatten(value, (*prefix, key)))
+        return out
+    if isinstance(data, list) and data and all(isinstance(v, dict) for v in data):
+        out = {}
+        for index, value in enumerate(data):
+            out.update(_flatten(value, (*prefix, index)))
+        return out
+    return {prefix: data}
+
+
+@contextlib.contextmanager
+def stderr_to(path: Path) -> Iterator[None]:
+    """Send fd 2 (datatrove's and the workers' log lines) to a file while the progress bar owns the screen."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def execute(prepared: PreparedRun, console: Console) -> RunResult:
+    check_run_dir(prepared)
+    run_dir = prepared.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    recipe_text = tomli_w.dumps(resolved_recipe(prepared))
+    write_text_atomic(run_dir / "recipe.toml", recipe_text)
+    write_json_atomic(run_dir / "inputs.json", _inputs_record(prepared))
+
+    labels = stage_labels(prepared.recipe)
+    tasks = len(prepared.plan)
+    pipeline = [
+        IngestStep(run_dir, JOB, prepared.recipe.ingest, prepared.files, prepared.plan, prepared.limits),
+        ShardStep(run_dir, prepared.recipe.shard, removed_stages=labels[:-1]),
+    ]
+    executor = build_executor(prepared.recipe.executor, pipeline, tasks, run_dir / JOB)
+    total_bytes = sum(f.size or 0 for f in prepared.files) or None
+    log_path = run_dir / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    started = time.perf_counter()
+    error: BaseException | None = None
+    with ProgressWatcher(run_dir, JOB, total_bytes, tasks, console), stderr_to(log_path):
+        try:
+            executor.run()
+        except Exception as raised:  # a task failed; report it below, the run can be resumed
+            error = raised
+    wall = time.perf_counter() - started
+    if prepared.recipe.executor.kind == "slurm":
+        console.print(
+            f"submitted {tasks} tasks to Slurm; logs in {run_dir / JOB}. "
+            "Run the same command again after they finish to write the manifest and summary."
+        )
+        return RunResult(run_dir, False, None, [])
+    failed = [t for t in range(tasks) if not (run_dir / JOB / "completions" / f"{t:05d}").exists()]
+    if failed:
+        reason = f" ({type(error).__name__}: {error})" if error else ""
+        console.print(
+            f"[red]{len(failed)} of {tasks} tasks did not finish{reason}; see {run_dir / JOB / 'logs'} "
+            f"and {log_path}. Run the same command again to resume."
+        )
+        return RunResult(run_dir, False, None, failed)
+    totals = load_stage_totals(run_dir, labels)
+    manifest = write_manifest(shards_dir(run_dir), prepared.files, recipe_text, totals[-1].bytes_out)
+    save_summary(run_dir, totals, wall)
+    print_summary(console, run_dir, totals, manifest, wall)
+    return RunResult(run_dir, True, manifest, [])

@@ -1,0 +1,1 @@
+"""datatrove pipeline steps: how gristmill stages run inside executor tasks."""

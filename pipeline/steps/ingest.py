@@ -1,0 +1,114 @@
+"""The ingest stage as a datatrove step: read this task's files, extract HTML, yield Documents.
+
+Removed documents travel on with `removed_by` / `removed_detail` in their metadata, so the
+writer at the end of the task puts them in `removed/<stage>/`; later stages pass them through.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+from pipeline.extract import html_to_text
+from pipeline.inputs import InputFile
+from pipeline.progress import TaskProgress, progress_dir
+from pipeline.readers import ReaderOptions, Record, read_records
+from pipeline.recipe import IngestStage
+from pipeline.sandbox import CallFailed, CallTimedOut, TimeLimitedWorker
+from pipeline.steps.counters import StageCounters, Stopwatch
+
+
+class IngestStep(PipelineStep):
+    name = "ingest"
+    type = "gristmill"
+
+    def __init__(
+        self,
+        run_dir: Path,
+        job: str,
+        options: IngestStage,
+        files: list[InputFile],
+        plan: list[list[int]],
+        limits: list[int | None],
+    ):
+        super().__init__()
+        self.run_dir = run_dir
+        self.job = job
+        self.options = options
+        self.files = files
+        self.plan = plan
+        self.limits = limits
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        counters = StageCounters(self.name, rank)
+        progress = TaskProgress(progress_dir(self.run_dir, self.job) / f"task-{rank:05d}.json")
+        reader_options = ReaderOptions(
+            text_field=self.options.text_field,
+            id_field=self.options.id_field,
+            url_field=self.options.url_field,
+            date_field=self.options.date_field,
+            max_html_bytes=int(self.options.max_html_bytes),
+            invalid_utf8=self.options.invalid_utf8,
+        )
+        limit = self.limits[rank]
+        finished_bytes = 0
+        watch = Stopwatch(counters)
+        with TimeLimitedWorker(html_to_text, self.options.extract_timeout) as extractor:
+            for file_index in self.plan[rank]:
+                file = self.files[file_index]
+                counters.files += 1
+                for record in read_records(file, reader_options):
+                    if not record.document:
+                        counters.skipped[record.removed_by or "unknown"] += 1
+                        continue
+                    document = self._to_document(record, extractor)
+                    removed_by = document.metadata.get("removed_by")
+                    if removed_by:
+                        counters.count_removed(removed_by)
+                    else:
+                        counters.count_kept(len(document.text.encode("utf-8")))
+                    counters.bytes_in += record.raw_bytes
+                    progress.update(finished_bytes + record.position, counters.docs_in)
+                    watch.pause()
+                    yield document
+                    watch.resume()
+                    if limit is not None and counters.docs_in >= limit:
+                        break
+                finished_bytes += file.size or 0
+                if limit is not None and counters.docs_in >= limit:
+                    break
+        watch.pause()
+        progress.update(finished_bytes, counters.docs_in, force=True)
+        counters.save(self.run_dir)
+
+    def _to_document(self, record: Record, extractor: TimeLimitedWorker) -> Document:
+        metadata = {
+            "url": record.url,
+            "source": record.source,
+            "date": record.date,
+            "removed_by": record.removed_by,
+            "removed_detail": record.removed_detail,
+            "removed_stage": self.name if record.removed_by else None,
+        }
+        document = Document(text=record.text or "", id=record.id, metadata=metadata)
+        if record.removed_by:
+            return document
+        if record.html is not None:
+            try:
+                document.text, _ = extractor(
+                    record.html, record.charset, self.options.extractor, self.options.main_content
+                )
+            except CallTimedOut as error:
+                return _remove(document, self.name, "extract_timeout", str(error))
+            except CallFailed as error:
+                return _remove(document, self.name, "extract_error", str(error))
+        if not document.text.strip():
+            return _remove(document, self.name, "empty_text", "no text after extraction")
+        return document
+
+
+def _remove(document: Document, stage: str, rule: str, detail: str) -> Document:
+    document.metadata.update(removed_by=rule, removed_detail=detail, removed_stage=stage)
+    return document

@@ -1,0 +1,107 @@
+"""The one-screen summary at the end of a run, from the per-task stats files."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.atomic import write_json_atomic
+
+
+@dataclass
+class StageTotals:
+    stage: str
+    tasks: int = 0
+    docs_in: int = 0
+    kept: int = 0
+    removed: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    bytes_in: int = 0
+    bytes_out: int = 0
+    seconds: float = 0.0
+    files: int = 0
+
+
+def load_stage_totals(run_dir: Path, stages: list[str]) -> list[StageTotals]:
+    totals = []
+    for stage in stages:
+        total = StageTotals(stage)
+        for path in sorted((run_dir / "stats" / stage).glob("task-*.json")):
+            data = json.loads(path.read_text())
+            total.tasks += 1
+            for name in ("docs_in", "kept", "bytes_in", "bytes_out", "seconds", "files"):
+                setattr(total, name, getattr(total, name) + data[name])
+            total.removed.update(data["removed"])
+            total.skipped.update(data["skipped"])
+        totals.append(total)
+    return totals
+
+
+def save_summary(run_dir: Path, totals: list[StageTotals], wall_seconds: float) -> None:
+    write_json_atomic(
+        run_dir / "stats" / "summary.json",
+        {"wall_seconds": round(wall_seconds, 3), "stages": [_as_json(t) for t in totals]},
+    )
+
+
+def _as_json(totals: StageTotals) -> dict[str, Any]:
+    data = {name: getattr(totals, name) for name in totals.__dataclass_fields__}
+    data["removed"] = dict(totals.removed.most_common())
+    data["skipped"] = dict(totals.skipped.most_common())
+    return data
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+def print_summary(
+    console: Console, run_dir: Path, totals: list[StageTotals], manifest: dict[str, Any], wall_seconds: float
+) -> None:
+    stages = Table(title=f"gristmill run: {run_dir}", title_justify="left")
+    for column in ("stage", "docs in", "kept", "removed", "bytes in", "bytes out", "time", "docs/s/core"):
+        stages.add_column(column, justify="left" if column == "stage" else "right")
+    for t in totals:
+        rate = f"{t.docs_in / t.seconds:,.0f}" if t.seconds > 0 else "-"
+        stages.add_row(
+            t.stage,
+            f"{t.docs_in:,}",
+            f"{t.kept:,}",
+            f"{sum(t.removed.values()):,}",
+            _size(t.bytes_in),
+            _size(t.bytes_out),
+            f"{t.seconds:,.1f} s",
+            rate,
+        )
+    console.print(stages)
+    reasons = Table(title="removed, by reason", title_justify="left")
+    for column in ("stage", "reason", "docs", "share of stage input"):
+        reasons.add_column(column, justify="right" if column in ("docs", "share of stage input") else "left")
+    for t in totals:
+        for rule, count in t.removed.most_common():
+            reasons.add_row(t.stage, rule, f"{count:,}", f"{count / max(t.docs_in, 1):.1%}")
+    if reasons.row_count:
+        console.print(reasons)
+    skipped = Counter[str]()
+    for t in totals:
+        skipped.update(t.skipped)
+    if skipped:
+        listed = ", ".join(f"{name} {count:,}" for name, count in skipped.most_common())
+        console.print(f"not documents (counted, not written): {listed}")
+    first = totals[0]
+    rate = first.docs_in / max(wall_seconds, 1e-9)
+    console.print(
+        f"[bold]{manifest['documents']:,} documents[/] in {len(manifest['shards'])} shards "
+        f"({_size(manifest['bytes'])}) at {run_dir / 'shards'}; "
+        f"{first.docs_in:,} documents in {wall_seconds:,.1f} s wall = {rate:,.0f} docs/s"
+    )

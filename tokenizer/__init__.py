@@ -1,0 +1,1 @@
+"""Byte-level BPE tokenizer (train, encode, decode, export); see DESIGN.md. Not built yet."""

@@ -1,0 +1,1 @@
+"""Trainer that consumes packed token shards. Not built yet."""
