@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from datatrove.executor import LocalPipelineExecutor, SlurmPipelineExecutor
@@ -36,12 +37,17 @@ def build_executor(
             qos=slurm.qos,
             env_command=slurm.env_command,
             venv_path=slurm.venv_path,
-            sbatch_args=dict(slurm.sbatch_args),
+            sbatch_args={"mem-per-cpu": slurm_memory(slurm.mem_per_cpu_gb), **slurm.sbatch_args},
             max_array_size=slurm.max_array_size,
             with_srun=slurm.with_srun,
             logging_dir=str(logging_dir),
         )
     return _ray_executor(section, pipeline, tasks, logging_dir)
+
+
+def slurm_memory(gb: float) -> str:
+    """A `--mem-per-cpu` value sbatch accepts: datatrove writes f"{gb}G", and sbatch rejects "2.0G"."""
+    return f"{int(gb)}G" if float(gb).is_integer() else f"{math.ceil(gb * 1024)}M"
 
 
 def _ray_executor(

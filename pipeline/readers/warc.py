@@ -9,6 +9,7 @@ reader records the damage with its offset and resynchronises at the next gzip me
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from typing import IO
 
@@ -47,13 +48,19 @@ def read_warc(path: str, options: ReaderOptions) -> Iterator[Record]:
         while start is not None:
             handle.seek(start)
             last: int | None = None
+            last_truncated = False
             try:
                 for warc_record in ArchiveIterator(handle, parse_http=True, auto_decode="all"):
                     if damage:
                         yield _damage_record(path, damage, f"skipped to offset {start}")
                         damage = None
                     last = warc_record.stream_pos
-                    yield _classify(warc_record, path, options)
+                    record = _classify(warc_record, path, options)
+                    last_truncated = record.removed_by == "truncated_record"
+                    yield record
+                tail = None if last_truncated else _unread_record_start(handle, start if last is None else last, magic)
+                if tail is not None:
+                    damage = damage or (tail, "the file ends inside a record (truncated)")
                 start = None
             except OSError as error:  # fastwarc reports decompression and parse damage as OSError
                 at = last if last is not None else start
@@ -66,6 +73,34 @@ def read_warc(path: str, options: ReaderOptions) -> Iterator[Record]:
 def _damage_record(path: str, damage: tuple[int, str], outcome: str) -> Record:
     offset, error = damage
     return failure(f"{path}@{offset}", offset, "corrupt_stream", f"{error} after offset {offset}; {outcome}")
+
+
+def _unread_record_start(handle: IO[bytes], last_start: int, magic: bytes) -> int | None:
+    """Where unread bytes begin after the last record fastwarc returned: a cut-off tail it dropped silently.
+
+    For per-record gzip the last member is decompressed to find its end (exact); for plain WARC the
+    rest of the file is searched for another record header.
+    """
+    if magic == WARC_MAGIC:
+        return _find_next(handle, last_start + 1, b"\nWARC/1.")
+    handle.seek(last_start)
+    if handle.read(len(GZIP_MAGIC)) != GZIP_MAGIC:
+        return None  # one gzip stream for the whole file: no member boundaries to check against
+    handle.seek(last_start)
+    decompressor = zlib.decompressobj(wbits=31)
+    consumed = last_start
+    while not decompressor.eof:
+        chunk = handle.read(SCAN_CHUNK)
+        if not chunk:
+            return last_start
+        try:
+            decompressor.decompress(chunk)
+        except zlib.error:
+            return last_start
+        consumed += len(chunk)
+    end = consumed - len(decompressor.unused_data)
+    handle.seek(end)
+    return end if handle.read(1) else None
 
 
 def _find_next(handle: IO[bytes], offset: int, magic: bytes) -> int | None:

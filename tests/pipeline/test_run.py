@@ -1,0 +1,236 @@
+"""End-to-end `gristmill run`: accounting, outputs, resume after kill -9, inputs over HTTP, bad input."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gzip
+import http.server
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from crawl_factory import WarcEntry, html_page, multilingual_entries, write_warc
+from rich.console import Console
+
+from gristmill.errors import UserError
+from pipeline.runner import execute, prepare_run
+
+
+def write_recipe(path: Path, inputs: list[str], workers: int = 2, extra: str = "", shard_size: str = "200kB") -> Path:
+    listed = ", ".join(json.dumps(str(p)) for p in inputs)
+    path.write_text(
+        f'[executor]\nworkers = {workers}\n\n[[stage]]\nkind = "ingest"\ninputs = [{listed}]\n{extra}\n'
+        f'[[stage]]\nkind = "shard"\nshard_size = "{shard_size}"\nrow_group_size = "40kB"\n'
+    )
+    return path
+
+
+def run(recipe: Path, output: Path, **kwargs) -> tuple[object, str]:
+    buffer = io.StringIO()
+    result = execute(prepare_run(recipe, output=output, **kwargs), Console(file=buffer, width=120))
+    return result, buffer.getvalue()
+
+
+def table(folder: Path, columns: list[str]) -> list[tuple]:
+    rows = []
+    for path in sorted(folder.glob("part-*.parquet")):
+        rows.extend(zip(*(pq.read_table(path, columns=columns).column(c).to_pylist() for c in columns), strict=True))
+    return sorted(rows, key=lambda row: tuple("" if v is None else str(v) for v in row))
+
+
+@pytest.fixture
+def mixed_crawl(tmp_path: Path) -> Path:
+    """Two WARC.gz files: good pages in five languages plus every kind of record that must be removed."""
+    folder = tmp_path / "crawl"
+    folder.mkdir()
+    write_warc(folder / "a.warc.gz", multilingual_entries(40, "http://a.example/p"))
+    junk = [
+        WarcEntry("http://b.example/missing", b"<html><body>gone</body></html>", status=404),
+        WarcEntry("http://b.example/logo.png", b"\x89PNG\r\n\x1a\n" + bytes(300), content_type="image/png"),
+        WarcEntry("http://b.example/fake.html", b"\x89PNG\r\n\x1a\n" + bytes(300)),
+        WarcEntry("http://b.example/empty.html", b"<html><body><script>x()</script></body></html>"),
+        WarcEntry("http://b.example/again", kind="revisit"),
+    ]
+    write_warc(folder / "b.warc.gz", multilingual_entries(10, "http://b.example/p") + junk)
+    return folder
+
+
+def test_run_accounts_for_every_response_record(tmp_path: Path, mixed_crawl: Path):
+    recipe = write_recipe(tmp_path / "r.toml", [str(mixed_crawl)])
+    result, screen = run(recipe, tmp_path / "run")
+    run_dir = tmp_path / "run"
+    assert result.complete
+    kept = table(run_dir / "shards", ["id", "url"])
+    removed = table(run_dir / "removed" / "ingest", ["url", "removed_by"])
+    assert len(kept) == 50
+    assert all(id_.startswith("urn:uuid:") for id_, _ in kept)
+    assert len({id_ for id_, _ in kept}) == 50
+    assert sorted(rule for _, rule in removed) == sorted(
+        ["http_status", "non_html", "binary_body", "empty_text", "warc_revisit"]
+    )
+    manifest = json.loads((run_dir / "shards" / "manifest.json").read_text())
+    assert manifest["documents"] == 50 == sum(s["documents"] for s in manifest["shards"])
+    assert {i["path"] for i in manifest["inputs"]} == {str(mixed_crawl / "a.warc.gz"), str(mixed_crawl / "b.warc.gz")}
+    summary = json.loads((run_dir / "stats" / "summary.json").read_text())
+    ingest = summary["stages"][0]
+    assert ingest["docs_in"] == 55 == ingest["kept"] + sum(ingest["removed"].values())
+    assert ingest["skipped"] == {"warc_request": 50}
+    assert "removed, by reason" in screen and "http_status" in screen and "50 documents" in screen
+    assert (run_dir / "recipe.toml").read_text().count("[gristmill]") == 1
+    assert not list(run_dir.rglob(".*.tmp"))
+
+
+def test_shards_roll_over_and_keep_schema(tmp_path: Path):
+    write_warc(tmp_path / "big.warc.gz", multilingual_entries(600))
+    recipe = write_recipe(tmp_path / "r.toml", [str(tmp_path / "big.warc.gz")], workers=1, shard_size="10kB")
+    run(recipe, tmp_path / "run")
+    shards = sorted((tmp_path / "run" / "shards").glob("part-*.parquet"))
+    assert len(shards) >= 2
+    first = pq.ParquetFile(shards[0])
+    assert first.metadata.num_row_groups >= 2
+    assert first.schema_arrow.names == ["id", "text", "url", "source", "date"]
+    assert first.metadata.row_group(0).column(1).compression == "ZSTD"
+
+
+def test_limit_stops_after_n_documents(tmp_path: Path, mixed_crawl: Path):
+    recipe = write_recipe(tmp_path / "r.toml", [str(mixed_crawl)])
+    result, _ = run(recipe, tmp_path / "run", limit=7)
+    summary = json.loads((tmp_path / "run" / "stats" / "summary.json").read_text())
+    assert summary["stages"][0]["docs_in"] == 7
+    assert result.manifest["documents"] == 7
+
+
+def test_rerun_of_finished_run_changes_nothing_and_other_recipe_is_refused(tmp_path: Path, mixed_crawl: Path):
+    recipe = write_recipe(tmp_path / "r.toml", [str(mixed_crawl)])
+    run(recipe, tmp_path / "run")
+    before = table(tmp_path / "run" / "shards", ["id", "text"])
+    run(recipe, tmp_path / "run", workers=1)  # a different worker count is the same run
+    assert table(tmp_path / "run" / "shards", ["id", "text"]) == before
+    other = write_recipe(tmp_path / "other.toml", [str(mixed_crawl)], extra='extractor = "trafilatura"')
+    with pytest.raises(UserError, match=r"different recipe.*extractor"):
+        run(other, tmp_path / "run")
+
+
+@pytest.fixture
+def http_server(tmp_path: Path):
+    """Serve tmp_path on 127.0.0.1 for fsspec's HTTP filesystem."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_inputs_over_http_and_paths_file_match_local(tmp_path: Path, mixed_crawl: Path, http_server: str):
+    local = write_recipe(tmp_path / "local.toml", [str(mixed_crawl)])
+    run(local, tmp_path / "local")
+    paths_file = tmp_path / "warc.paths.gz"
+    paths_file.write_bytes(gzip.compress(b"crawl/a.warc.gz\ncrawl/b.warc.gz\n"))
+    remote = write_recipe(
+        tmp_path / "remote.toml", [f"{http_server}/warc.paths.gz"], extra=f'paths_prefix = "{http_server}/"'
+    )
+    run(remote, tmp_path / "remote")
+    columns = ["id", "text", "url"]
+    assert table(tmp_path / "remote" / "shards", columns) == table(tmp_path / "local" / "shards", columns)
+    sources = [s for (s,) in table(tmp_path / "remote" / "shards", ["source"])]
+    assert all(s.startswith(f"{http_server}/crawl/") for s in sources)
+
+
+def test_bad_inputs_are_recorded_and_the_run_completes(tmp_path: Path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    good = write_warc(folder / "good.warc.gz", multilingual_entries(6)).read_bytes()
+    (folder / "truncated.warc.gz").write_bytes(good[: len(good) * 2 // 3])
+    corrupt = bytearray(good)
+    corrupt[len(corrupt) // 2 : len(corrupt) // 2 + 8] = b"\xff" * 8
+    (folder / "corrupt.warc.gz").write_bytes(bytes(corrupt))
+    (folder / "empty.warc.gz").write_bytes(b"")
+    (folder / "lines.jsonl").write_bytes(b'{"text": "fine line"}\n{"text": broken\n\xff\xfe\n{"id": 3}\n')
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02\x89PNG" * 50)
+    huge = WarcEntry("http://example.org/huge.html", html_page("huge", ["x" * 1000] * 52_000))
+    write_warc(folder / "huge.warc", [huge], gzip=False)
+    recipe = write_recipe(tmp_path / "r.toml", [str(folder)])
+    result, _ = run(recipe, tmp_path / "run")
+    assert result.complete
+    removed = table(tmp_path / "run" / "removed" / "ingest", ["source", "removed_by"])
+    rules = {}
+    for source, rule in removed:
+        rules.setdefault(Path(source.split("@")[0].split(":")[0]).name, set()).add(rule)
+    assert rules["empty.warc.gz"] == {"empty_file"}
+    assert rules["corrupt.warc.gz"] == {"corrupt_stream"}
+    assert rules["truncated.warc.gz"] <= {"truncated_record", "corrupt_stream"}
+    assert rules["lines.jsonl"] == {"malformed_json", "invalid_utf8", "missing_text"}
+    assert rules["binary.txt"] == {"binary_body"}
+    assert rules["huge.warc"] == {"too_large"}
+    assert all(("@" in s or ":" in s.rsplit("/", 1)[-1]) for s, _ in removed)
+    summary = json.loads((tmp_path / "run" / "stats" / "summary.json").read_text())["stages"][0]
+    assert summary["docs_in"] == summary["kept"] + sum(summary["removed"].values())
+    kept_urls = {u for (u,) in table(tmp_path / "run" / "shards", ["url"]) if u}
+    assert len(kept_urls) == 6  # every page of good.warc.gz, the rest of the damaged copies are duplicates by URL
+
+
+def _spawn(recipe: Path, output: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gristmill", "run", str(recipe), "--output", str(output)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _docs_seen(run_dir: Path) -> int:
+    total = 0
+    for path in (run_dir / "ingest" / "progress").glob("task-*.json"):
+        with contextlib.suppress(OSError, ValueError):  # replaced while being read
+            total += json.loads(path.read_text())["docs"]
+    return total
+
+
+def _kill_when(process: subprocess.Popen, condition, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+@pytest.mark.slow
+def test_resume_after_kill_9_gives_exactly_the_uninterrupted_documents(tmp_path: Path):
+    folder = tmp_path / "crawl"
+    folder.mkdir()
+    for name in "abcd":
+        write_warc(folder / f"{name}.warc.gz", multilingual_entries(1500, f"http://{name}.example/p"))
+    recipe = write_recipe(tmp_path / "r.toml", [str(folder)])
+    run(recipe, tmp_path / "reference")
+    expected_kept = table(tmp_path / "reference" / "shards", ["id", "text", "url", "source"])
+    assert len(expected_kept) == 6000
+
+    run_dir = tmp_path / "killed"
+    _kill_when(_spawn(recipe, run_dir), lambda: _docs_seen(run_dir) > 500)
+    completions = run_dir / "ingest" / "completions"
+    _kill_when(_spawn(recipe, run_dir), lambda: completions.is_dir() and any(completions.iterdir()))
+    assert _docs_seen(run_dir) > 0
+    assert not (run_dir / "shards" / "manifest.json").exists(), "the run was not interrupted while working"
+    process = subprocess.run(
+        [sys.executable, "-m", "gristmill", "run", str(recipe), "--output", str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert process.returncode == 0, process.stderr
+    assert table(run_dir / "shards", ["id", "text", "url", "source"]) == expected_kept
+    manifest = json.loads((run_dir / "shards" / "manifest.json").read_text())
+    assert manifest["documents"] == 6000
+    assert not list(run_dir.rglob(".*.tmp"))
