@@ -28,7 +28,8 @@ def build_executor(
         return SlurmPipelineExecutor(
             pipeline,
             tasks=tasks,
-            workers=section.workers,
+            # the array's %limit: none unless asked for, not the core count of the login node
+            workers=section.workers if "workers" in section.model_fields_set else -1,
             time=slurm.time,
             partition=slurm.partition,
             cpus_per_task=slurm.cpus_per_task,
@@ -63,7 +64,9 @@ def _ray_executor(
         if options.address:
             ray.init(address=options.address, log_to_driver=False)
         else:
-            ray.init(num_cpus=section.workers, include_dashboard=False, log_to_driver=False)
+            # every task reserves cpus_per_task CPUs; fewer in the local Ray and no task is ever placed
+            cpus = section.workers * options.cpus_per_task
+            ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
     return RayPipelineExecutor(
         pipeline,
         tasks=tasks,

@@ -35,7 +35,7 @@ class SlurmOptions(_Section):
     cpus_per_task: Annotated[int, Field(ge=1)] = 1
     mem_per_cpu_gb: Annotated[float, Field(gt=0)] = 2.0
     job_name: str = "gristmill"
-    qos: str = "normal"
+    qos: str | None = None
     env_command: str | None = None
     venv_path: str | None = None
     sbatch_args: dict[str, str] = Field(default_factory=dict)

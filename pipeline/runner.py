@@ -76,7 +76,11 @@ def prepare_run(
             raise UserError(f"--limit: expected a number >= 1, got {limit}")
         recipe.run.limit = limit
     ingest = recipe.ingest
-    files = resolve_inputs(ingest.inputs, ingest.format, ingest.glob, ingest.paths_prefix, ingest.text_field)
+    try:
+        files = resolve_inputs(ingest.inputs, ingest.format, ingest.glob, ingest.paths_prefix, ingest.text_field)
+    except UserError as error:
+        where = "--input" if inputs else f"{recipe_path}: stage[0].inputs"
+        raise UserError(f"{where}: {error}") from None
     tasks = recipe.executor.tasks or len(files)
     if recipe.run.limit:
         tasks = min(tasks, recipe.run.limit)
@@ -171,24 +175,25 @@ def execute(prepared: PreparedRun, console: Console) -> RunResult:
         IngestStep(run_dir, JOB, prepared.recipe.ingest, prepared.files, prepared.plan, prepared.limits),
         ShardStep(run_dir, prepared.recipe.shard, removed_stages=labels[:-1]),
     ]
-    executor = build_executor(prepared.recipe.executor, pipeline, tasks, run_dir / JOB)
     total_bytes = sum(f.size or 0 for f in prepared.files) or None
     log_path = run_dir / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
     started = time.perf_counter()
     error: BaseException | None = None
     with ProgressWatcher(run_dir, JOB, total_bytes, tasks, console), stderr_to(log_path):
+        executor = build_executor(prepared.recipe.executor, pipeline, tasks, run_dir / JOB)
         try:
             executor.run()
         except Exception as raised:  # a task failed; report it below, the run can be resumed
             error = raised
     wall = time.perf_counter() - started
-    if prepared.recipe.executor.kind == "slurm":
+    failed = [t for t in range(tasks) if not (run_dir / JOB / "completions" / f"{t:05d}").exists()]
+    if failed and prepared.recipe.executor.kind == "slurm" and error is None:
         console.print(
-            f"submitted {tasks} tasks to Slurm; logs in {run_dir / JOB}. "
-            "Run the same command again after they finish to write the manifest and summary."
+            f"submitted {len(failed)} of {tasks} tasks to Slurm as job {getattr(executor, 'job_id', '?')} "
+            f"(launch script and logs in {run_dir / JOB}; watch with squeue). "
+            "Run the same command again after the jobs finish to write the manifest and summary."
         )
         return RunResult(run_dir, False, None, [])
-    failed = [t for t in range(tasks) if not (run_dir / JOB / "completions" / f"{t:05d}").exists()]
     if failed:
         reason = f" ({type(error).__name__}: {error})" if error else ""
         console.print(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -68,8 +69,8 @@ def _size(n: float) -> str:
 def print_summary(
     console: Console, run_dir: Path, totals: list[StageTotals], manifest: dict[str, Any], wall_seconds: float
 ) -> None:
-    stages = Table(title=f"gristmill run: {run_dir}", title_justify="left")
-    for column in ("stage", "docs in", "kept", "removed", "bytes in", "bytes out", "time", "docs/s/core"):
+    stages = Table(title=f"gristmill run: {run_dir}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("stage", "docs in", "kept", "removed", "bytes in", "bytes out", "cpu s", "docs/cpu s"):
         stages.add_column(column, justify="left" if column == "stage" else "right")
     for t in totals:
         rate = f"{t.docs_in / t.seconds:,.0f}" if t.seconds > 0 else "-"
@@ -84,9 +85,9 @@ def print_summary(
             rate,
         )
     console.print(stages)
-    reasons = Table(title="removed, by reason", title_justify="left")
-    for column in ("stage", "reason", "docs", "share of stage input"):
-        reasons.add_column(column, justify="right" if column in ("docs", "share of stage input") else "left")
+    reasons = Table(title="removed, by reason", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("stage", "reason", "docs", "share"):
+        reasons.add_column(column, justify="right" if column in ("docs", "share") else "left")
     for t in totals:
         for rule, count in t.removed.most_common():
             reasons.add_row(t.stage, rule, f"{count:,}", f"{count / max(t.docs_in, 1):.1%}")

@@ -15,9 +15,9 @@ from typing import IO
 
 import fsspec
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
-from resiliparse.parse.encoding import detect_mime
 
 from pipeline.readers.record import ReaderOptions, Record, decode_utf8, failure, stable_id
+from pipeline.readers.sniff import SNIFF_BYTES, binary_kind
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 NOT_DOCUMENTS = {  # keyed by int: fastwarc's record types are not hashable
@@ -125,7 +125,7 @@ def _classify(record: WarcRecord, path: str, options: ReaderOptions) -> Record:
         id=(record.record_id or "").strip("<>") or stable_id(source),
         source=source,
         position=record.stream_pos,
-        url=headers.get("WARC-Target-URI"),
+        url=(headers.get("WARC-Target-URI") or "").strip("<>") or None,  # wget writes <uri>
         raw_bytes=record.content_length,
     )
     kind = record.record_type
@@ -170,11 +170,11 @@ def _html_payload(out: Record, record: WarcRecord, options: ReaderOptions) -> Re
     )
     if not encoded and len(payload) < record.content_length:
         return _removed(out, "truncated_record", f"body has {len(payload)} of {record.content_length} bytes")
-    mime = detect_mime(payload[:4096])
-    if not mime.startswith("text/"):
-        return _removed(out, "binary_body", f"declared {content_type or 'nothing'}, content looks like {mime}")
-    if not content_type and mime != "text/html" and b"<html" not in payload[:4096].lower():
-        return _removed(out, "non_html", f"no Content-Type and content looks like {mime}")
+    binary = binary_kind(payload)
+    if binary:
+        return _removed(out, "binary_body", f"declared {content_type or 'nothing'}, content looks like {binary}")
+    if not content_type and b"<html" not in payload[:SNIFF_BYTES].lower():
+        return _removed(out, "non_html", "no Content-Type and no <html> tag in the first bytes")
     out.html = payload
     return out
 
