@@ -22,9 +22,8 @@ def build_executor(
             pipeline, tasks=tasks, workers=min(section.workers, tasks), logging_dir=str(logging_dir)
         )
     if section.kind == "slurm":
-        if section.slurm is None:
-            raise UserError("executor.slurm: missing table; kind = 'slurm' needs [executor.slurm] with a partition")
         slurm = section.slurm
+        assert slurm is not None, "load_recipe requires [executor.slurm] for kind = 'slurm'"
         return SlurmPipelineExecutor(
             pipeline,
             tasks=tasks,

@@ -15,15 +15,22 @@ from resiliparse.parse.html import HTMLTree
 EXTRACTORS = ("resiliparse", "trafilatura")
 
 
+BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
 def decode_html(payload: bytes, charset: str | None = None) -> tuple[str, str]:
-    """Decode an HTML payload; returns (text, encoding used)."""
-    if payload.startswith(codecs.BOM_UTF8):
-        encoding = "utf-8"
-    else:
-        encoding = (map_encoding_to_html5(charset) if charset else None) or detect_encoding(
-            payload, from_html_meta=True
-        )
-    return bytes_to_str(payload, encoding, errors="replace"), encoding
+    """Decode an HTML payload; returns (text, encoding used).
+
+    An unknown HTTP charset label is ignored (not taken as UTF-8), and bytes invalid in the chosen
+    encoding become U+FFFD: resiliparse's default fallback would decode a whole UTF-8 page with one
+    stray byte as cp1252, turning every non-ASCII letter into mojibake.
+    """
+    encoding = next((name for bom, name in BOMS if payload.startswith(bom)), None)
+    if encoding is None and charset:
+        encoding = map_encoding_to_html5(charset, fallback_utf8=False)
+    if encoding is None:
+        encoding = detect_encoding(payload, from_html_meta=True)
+    return bytes_to_str(payload, encoding, errors="replace", fallback_encodings=()), encoding
 
 
 def extract_text(html: str, extractor: str = "resiliparse", main_content: bool = True) -> str:
@@ -47,7 +54,8 @@ def extract_text(html: str, extractor: str = "resiliparse", main_content: bool =
 
 
 def normalise_newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    """CRLF and lone CR become LF, as DESIGN.md's text column requires for every input format."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def html_to_text(

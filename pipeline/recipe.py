@@ -128,6 +128,9 @@ def recipe_from_dict(raw: dict[str, Any], source: str, base_dir: Path) -> Recipe
     except ValidationError as error:
         raise UserError(f"{source}: {_describe(error)}") from None
     _check_stage_order(recipe, source)
+    if recipe.executor.kind == "slurm" and recipe.executor.slurm is None:
+        # caught here, before any work, rather than when the Slurm executor is built
+        raise UserError(f"{source}: executor.slurm.partition: missing required key ([executor.slurm] table needed)")
     ingest = recipe.ingest
     ingest.inputs = [_resolve_relative(p, base_dir) for p in ingest.inputs]
     return recipe

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,11 @@ def failure(source: str, position: int, rule: str, detail: str) -> Record:
 
 
 def parse_date(value: object) -> datetime | None:
-    """Accept datetimes, ISO-8601 strings and Unix seconds; anything else is no date."""
+    """Accept datetimes, dates, ISO-8601 strings and Unix seconds; anything else is no date."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):

@@ -9,6 +9,7 @@ reader records the damage with its offset and resynchronises at the next gzip me
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterator
 from typing import IO
@@ -42,7 +43,8 @@ def read_warc(path: str, options: ReaderOptions) -> Iterator[Record]:
         if not head:
             yield failure(f"{path}@0", 0, "empty_file", "the file is empty")
             return
-        magic = GZIP_MAGIC if head == GZIP_MAGIC else WARC_MAGIC
+        gzipped = head == GZIP_MAGIC or (not WARC_MAGIC.startswith(head) and path.lower().endswith(".gz"))
+        magic = GZIP_MAGIC if gzipped else WARC_MAGIC  # by name when the first bytes are damaged
         start: int | None = 0
         damage: tuple[int, str] | None = None  # where unreadable bytes began, and why
         while start is not None:
@@ -79,10 +81,11 @@ def _unread_record_start(handle: IO[bytes], last_start: int, magic: bytes) -> in
     """Where unread bytes begin after the last record fastwarc returned: a cut-off tail it dropped silently.
 
     For per-record gzip the last member is decompressed to find its end (exact); for plain WARC the
-    rest of the file is searched for another record header.
+    rest of the file, after the last record's declared end, is searched for another record header.
     """
     if magic == WARC_MAGIC:
-        return _find_next(handle, last_start + 1, b"\nWARC/1.")
+        end = _plain_record_end(handle, last_start)  # a payload may quote "WARC/1.0" at a line start
+        return _find_next(handle, last_start + 1, b"\nWARC/1.") if end is None else _find_next(handle, end, WARC_MAGIC)
     handle.seek(last_start)
     if handle.read(len(GZIP_MAGIC)) != GZIP_MAGIC:
         return None  # one gzip stream for the whole file: no member boundaries to check against
@@ -93,14 +96,25 @@ def _unread_record_start(handle: IO[bytes], last_start: int, magic: bytes) -> in
         chunk = handle.read(SCAN_CHUNK)
         if not chunk:
             return last_start
+        consumed += len(chunk)
         try:
-            decompressor.decompress(chunk)
+            while chunk and not decompressor.eof:  # output bounded: the member may hold a huge record
+                decompressor.decompress(chunk, SCAN_CHUNK)
+                chunk = decompressor.unconsumed_tail
         except zlib.error:
             return last_start
-        consumed += len(chunk)
     end = consumed - len(decompressor.unused_data)
     handle.seek(end)
     return end if handle.read(1) else None
+
+
+def _plain_record_end(handle: IO[bytes], start: int) -> int | None:
+    """End offset of the uncompressed record at `start`: header block, Content-Length bytes, CRLF CRLF."""
+    handle.seek(start)
+    head = handle.read(SCAN_CHUNK)
+    header_end = head.find(b"\r\n\r\n")
+    length = re.search(rb"\ncontent-length:[ \t]*(\d+)", head[:header_end].lower()) if header_end > 0 else None
+    return start + header_end + 4 + int(length.group(1)) + 4 if length else None
 
 
 def _find_next(handle: IO[bytes], offset: int, magic: bytes) -> int | None:
@@ -132,7 +146,7 @@ def _classify(record: WarcRecord, path: str, options: ReaderOptions) -> Record:
     if int(kind) in NOT_DOCUMENTS:
         out.document, out.removed_by = False, NOT_DOCUMENTS[int(kind)]
         return out
-    if "WARC-Date" not in headers or "Content-Length" not in headers:
+    if "WARC-Date" not in headers or not (headers.get("Content-Length") or "").strip():  # cut after "Content-Length:"
         return _removed(out, "truncated_record", "WARC header block incomplete (file cut short?)")
     out.date = record.record_date
     if kind == WarcRecordType.revisit:
@@ -155,16 +169,18 @@ def _html_payload(out: Record, record: WarcRecord, options: ReaderOptions) -> Re
             return _removed(out, "non_http", str(record.headers.get("Content-Type")))
         status = record.http_headers.status_code
         if status != 200:
-            return _removed(out, "http_status", str(status))
+            return _removed_unless_cut(out, record, "http_status", str(status))
         content_type = (record.http_content_type or "").lower()
         out.charset = record.http_charset
     else:
         content_type = (record.headers.get("Content-Type") or "").split(";")[0].strip().lower()
     if content_type and content_type not in HTML_TYPES:
-        return _removed(out, "non_html", content_type)
+        return _removed_unless_cut(out, record, "non_html", content_type)
     if record.content_length > options.max_html_bytes:
         return _removed(out, "too_large", f"{record.content_length} bytes > {options.max_html_bytes}")
-    payload = record.reader.read()
+    payload = record.reader.read(options.max_html_bytes + 1)  # a Content-Encoding'd body grows when decoded
+    if len(payload) > options.max_html_bytes:
+        return _removed(out, "too_large", f"more than {options.max_html_bytes} bytes once decoded")
     encoded = record.is_http and (
         record.http_headers.get("Content-Encoding") or record.http_headers.get("Transfer-Encoding")
     )
@@ -177,6 +193,23 @@ def _html_payload(out: Record, record: WarcRecord, options: ReaderOptions) -> Re
         return _removed(out, "non_html", "no Content-Type and no <html> tag in the first bytes")
     out.html = payload
     return out
+
+
+def _removed_unless_cut(out: Record, record: WarcRecord, rule: str, detail: str) -> Record:
+    """Remove by `rule`, unless the body ends before its declared length.
+
+    A record cut inside its HTTP headers parses as a bogus status ("2") or type ("text/ht"); it is
+    a truncated record, and the body is drained in chunks to tell, never held whole.
+    """
+    http = record.http_headers if record.is_http else None
+    if http is not None and (http.get("Content-Encoding") or http.get("Transfer-Encoding")):
+        return _removed(out, rule, detail)  # decoded and stored lengths differ: cannot tell
+    declared = remaining = record.content_length
+    while remaining > 0 and (chunk := record.reader.read(min(remaining, SCAN_CHUNK))):
+        remaining -= len(chunk)
+    if remaining > 0:
+        return _removed(out, "truncated_record", f"body has {declared - remaining} of {declared} bytes")
+    return _removed(out, rule, detail)
 
 
 def _removed(out: Record, rule: str, detail: str) -> Record:

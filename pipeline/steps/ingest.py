@@ -11,7 +11,7 @@ from pathlib import Path
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from pipeline.extract import html_to_text
+from pipeline.extract import html_to_text, normalise_newlines
 from pipeline.inputs import InputFile
 from pipeline.progress import TaskProgress, progress_dir
 from pipeline.readers import ReaderOptions, Record, read_records
@@ -92,7 +92,7 @@ class IngestStep(PipelineStep):
             "removed_detail": record.removed_detail,
             "removed_stage": self.name if record.removed_by else None,
         }
-        document = Document(text=record.text or "", id=record.id, metadata=metadata)
+        document = Document(text=normalise_newlines(record.text or ""), id=record.id, metadata=metadata)
         if record.removed_by:
             return document
         if record.html is not None:

@@ -234,3 +234,27 @@ def test_resume_after_kill_9_gives_exactly_the_uninterrupted_documents(tmp_path:
     manifest = json.loads((run_dir / "shards" / "manifest.json").read_text())
     assert manifest["documents"] == 6000
     assert not list(run_dir.rglob(".*.tmp"))
+
+
+def test_pages_over_the_extraction_time_limit_are_removed_and_the_run_goes_on(tmp_path: Path):
+    write_warc(tmp_path / "a.warc.gz", multilingual_entries(4))
+    recipe = write_recipe(tmp_path / "r.toml", [str(tmp_path / "a.warc.gz")], extra="extract_timeout = 0.000001")
+    result, _ = run(recipe, tmp_path / "run")
+    assert result.complete
+    removed = table(tmp_path / "run" / "removed" / "ingest", ["removed_by", "removed_detail"])
+    assert [rule for rule, _ in removed] == ["extract_timeout"] * 4
+    assert all("no result within" in detail for _, detail in removed)
+
+
+def test_text_inputs_get_normalised_newlines_and_dates(tmp_path: Path):
+    lines = [
+        {"id": "a", "text": "first line\r\nsecond line\rthird", "date": "2024-05-06T07:08:09Z"},
+        {"id": "b", "text": "plain\nunix", "date": 1700000000},
+    ]
+    (tmp_path / "docs.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    recipe = write_recipe(tmp_path / "r.toml", [str(tmp_path / "docs.jsonl")])
+    run(recipe, tmp_path / "run")
+    rows = table(tmp_path / "run" / "shards", ["id", "text", "date"])
+    assert [(i, t) for i, t, _ in rows] == [("a", "first line\nsecond line\nthird"), ("b", "plain\nunix")]
+    assert rows[0][2].isoformat() == "2024-05-06T07:08:09+00:00"
+    assert rows[1][2].year == 2023

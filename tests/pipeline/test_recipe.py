@@ -1,0 +1,200 @@
+"""pipeline.recipe.load_recipe on TOML files: strict validation with one-line errors naming file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gristmill.errors import UserError
+from pipeline.recipe import load_recipe, stage_labels
+
+INGEST = '[[stage]]\nkind = "ingest"\n'
+
+
+def write(tmp_path: Path, text: str, name: str = "r.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(UserError) as caught:
+        load_recipe(path)
+    message = str(caught.value)
+    assert "\n" not in message, "errors are one line"
+    assert message.startswith(f"{path}: "), "errors name the recipe file"
+    return message.removeprefix(f"{path}: ")
+
+
+def test_minimal_recipe_gets_defaults_and_a_shard_stage(tmp_path: Path):
+    recipe = load_recipe(write(tmp_path, INGEST))
+    assert [stage.kind for stage in recipe.stage] == ["ingest", "shard"]
+    assert recipe.ingest.extractor == "resiliparse"
+    assert recipe.ingest.max_html_bytes == 5_000_000
+    assert recipe.ingest.invalid_utf8 == "skip"
+    assert recipe.shard.shard_size == 256_000_000
+    assert recipe.executor.kind == "local"
+    assert recipe.executor.workers >= 1
+    assert stage_labels(recipe) == ["ingest", "shard"]
+
+
+def test_relative_inputs_resolve_against_the_recipe_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    folder = tmp_path / "recipes"
+    folder.mkdir()
+    text = INGEST + 'inputs = ["data/a.warc.gz", "../b.jsonl", "/abs/c.parquet", "s3://bucket/d.warc.gz"]\n'
+    path = write(folder, text)
+    monkeypatch.chdir(tmp_path.parent)  # not the recipe folder
+    assert load_recipe(path).ingest.inputs == [
+        str(folder / "data" / "a.warc.gz"),
+        str(tmp_path / "b.jsonl"),
+        "/abs/c.parquet",
+        "s3://bucket/d.warc.gz",
+    ]
+
+
+def test_full_recipe_with_sizes_and_slurm(tmp_path: Path):
+    text = (
+        '[run]\nname = "cc"\nlimit = 1000\n'
+        '[executor]\nkind = "slurm"\ntasks = 64\n'
+        '[executor.slurm]\npartition = "cpu"\nmem_per_cpu_gb = 4\nsbatch_args = { account = "lab" }\n'
+        '[[stage]]\nkind = "ingest"\nextractor = "trafilatura"\nmax_html_bytes = "2MB"\nextract_timeout = 5\n'
+        '[[stage]]\nkind = "shard"\nshard_size = "1GiB"\nrow_group_size = "64MB"\ncompression_level = 9\n'
+    )
+    recipe = load_recipe(write(tmp_path, text))
+    assert recipe.run.limit == 1000
+    assert (recipe.executor.kind, recipe.executor.tasks) == ("slurm", 64)
+    assert (recipe.executor.slurm.partition, recipe.executor.slurm.mem_per_cpu_gb) == ("cpu", 4.0)
+    assert recipe.executor.slurm.sbatch_args == {"account": "lab"}
+    assert (recipe.ingest.extractor, recipe.ingest.max_html_bytes, recipe.ingest.extract_timeout) == (
+        "trafilatura",
+        2_000_000,
+        5.0,
+    )
+    assert (recipe.shard.shard_size, recipe.shard.row_group_size) == (1024**3, 64_000_000)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("bogus = 1\n" + INGEST, "bogus: unknown key; expected one of: executor, run, stage"),
+        ("[run]\nnmae = 'x'\n" + INGEST, "run.nmae: unknown key; expected one of: limit, name, output"),
+        (
+            "[executor]\nworker = 2\n" + INGEST,
+            "executor.worker: unknown key; expected one of: kind, ray, slurm, tasks, workers",
+        ),
+        (INGEST + 'extracter = "trafilatura"\n', "stage[0].extracter: unknown key; expected one of: "),
+        (
+            INGEST + '[[stage]]\nkind = "shard"\nsize = 3\n',
+            "stage[1].size: unknown key; expected one of: compression_level, kind,",
+        ),
+        (
+            '[executor]\nkind = "slurm"\n[executor.slurm]\npartition = "p"\nqueue = "x"\n' + INGEST,
+            "executor.slurm.queue: unknown key",
+        ),
+    ],
+)
+def test_unknown_keys_are_named_with_the_allowed_ones(tmp_path: Path, text: str, expected: str):
+    assert error_of(write(tmp_path, text)).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (INGEST + 'inputs = "a.warc.gz"\n', "stage[0].inputs: expected a valid list, got 'a.warc.gz'"),
+        (INGEST + 'main_content = "yes"\n', "stage[0].main_content: expected a valid boolean, got 'yes'"),
+        ('[executor]\nworkers = "4"\n' + INGEST, "executor.workers: expected a valid integer, got '4'"),
+        ("[executor]\nworkers = 2.5\n" + INGEST, "executor.workers: expected a valid integer, got 2.5"),
+        ('stage = "ingest"\n', "stage: expected a valid list, got 'ingest'"),
+    ],
+)
+def test_wrong_types_are_not_coerced(tmp_path: Path, text: str, expected: str):
+    assert error_of(write(tmp_path, text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (INGEST + 'extractor = "foo"\n', "stage[0].extractor: expected 'resiliparse' or 'trafilatura', got 'foo'"),
+        (INGEST + 'invalid_utf8 = "ignore"\n', "stage[0].invalid_utf8: expected 'skip' or 'replace', got 'ignore'"),
+        (
+            INGEST + 'format = "csv"\n',
+            "stage[0].format: expected 'auto', 'warc', 'jsonl', 'parquet' or 'txt', got 'csv'",
+        ),
+        (INGEST + "extract_timeout = 0\n", "stage[0].extract_timeout: expected greater than 0, got 0"),
+        ("[executor]\nworkers = 0\n" + INGEST, "executor.workers: expected greater than or equal to 1, got 0"),
+        ("[run]\nlimit = 0\n" + INGEST, "run.limit: expected greater than or equal to 1, got 0"),
+        (
+            INGEST + '[[stage]]\nkind = "shard"\ncompression_level = 30\n',
+            "stage[1].compression_level: expected less than or equal to 22, got 30",
+        ),
+        ('[executor]\nkind = "k8s"\n' + INGEST, "executor.kind: expected 'local', 'slurm' or 'ray', got 'k8s'"),
+    ],
+)
+def test_bad_values_say_what_was_expected(tmp_path: Path, text: str, expected: str):
+    assert error_of(write(tmp_path, text)) == expected
+
+
+@pytest.mark.parametrize("key", ["shard_size", "row_group_size"])
+def test_bad_byte_sizes_name_the_key(tmp_path: Path, key: str):
+    message = error_of(write(tmp_path, INGEST + f'[[stage]]\nkind = "shard"\n{key} = "12XB"\n'))
+    assert message.startswith(f"stage[1].{key}: ")
+    assert message.endswith("got '12XB'")
+
+
+def test_bad_max_html_bytes_names_the_key(tmp_path: Path):
+    message = error_of(write(tmp_path, INGEST + 'max_html_bytes = "lots"\n'))
+    assert message.startswith("stage[0].max_html_bytes: ")
+    assert message.endswith("got 'lots'")
+
+
+def test_slurm_partition_is_required(tmp_path: Path):
+    with_table = '[executor]\nkind = "slurm"\n[executor.slurm]\ntime = "1:00:00"\n' + INGEST
+    assert error_of(write(tmp_path, with_table)) == "executor.slurm.partition: missing required key"
+    without_table = '[executor]\nkind = "slurm"\n' + INGEST
+    assert error_of(write(tmp_path, without_table, "bare.toml")).startswith(
+        "executor.slurm.partition: missing required key"
+    )
+
+
+def test_slurm_table_is_not_needed_for_local_runs(tmp_path: Path):
+    recipe = load_recipe(write(tmp_path, '[executor]\nkind = "local"\nworkers = 2\n' + INGEST))
+    assert (recipe.executor.kind, recipe.executor.workers, recipe.executor.slurm) == ("local", 2, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[[stage]]\nkind = "shard"\n[[stage]]\nkind = "ingest"\n',
+            "stage[0].kind: expected 'ingest' as the first stage",
+        ),
+        (INGEST + INGEST, "stage: expected exactly one 'ingest' stage, got 2"),
+        (
+            INGEST + '[[stage]]\nkind = "shard"\n[[stage]]\nkind = "shard"\n',
+            "stage: expected exactly one 'shard' stage, got 2",
+        ),
+        (INGEST + '[[stage]]\nkind = "dedup"\n', "stage[1].kind: expected one of 'ingest', 'shard', got 'dedup'"),
+        ("[[stage]]\ninputs = []\n", "stage[0].kind: expected one of 'ingest', 'shard', got None"),
+        ('[run]\nname = "no stages"\n', "stage[0].kind: expected 'ingest' as the first stage"),
+    ],
+)
+def test_stage_order_rules(tmp_path: Path, text: str, expected: str):
+    assert error_of(write(tmp_path, text)).startswith(expected)
+
+
+def test_invalid_toml_is_one_line_naming_the_file(tmp_path: Path):
+    assert error_of(write(tmp_path, '[[stage]\nkind = "ingest"\n')).startswith("not valid TOML: ")
+
+
+def test_missing_recipe_file(tmp_path: Path):
+    path = tmp_path / "absent.toml"
+    assert error_of(path) == "recipe file not found"
+
+
+def test_recipes_are_data_only(tmp_path: Path):
+    marker = tmp_path / "executed"
+    text = INGEST + f"inputs = [\"$(touch {marker})\", \"__import__('os').system('touch {marker}')\"]\n"
+    recipe = load_recipe(write(tmp_path, text))
+    assert len(recipe.ingest.inputs) == 2
+    assert not marker.exists()
