@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -111,8 +112,6 @@ def check_run_dir(prepared: PreparedRun) -> None:
     recipe_file = prepared.run_dir / "recipe.toml"
     if not recipe_file.exists():
         return
-    import tomllib
-
     before = _flatten(tomllib.loads(recipe_file.read_text(encoding="utf-8")))
     now = _flatten(resolved_recipe(prepared))
     for key in sorted(set(before) | set(now)):

@@ -17,14 +17,16 @@ def read_parquet(path: str, options: ReaderOptions) -> Iterator[Record]:
     try:
         with fsspec.open(path, "rb") as handle:
             parquet = pq.ParquetFile(handle)
+            rows = parquet.metadata.num_rows
+            file_bytes = handle.seek(0, 2)  # progress is counted in file bytes: rows map onto them evenly
             wanted = [options.text_field, options.id_field, options.url_field, options.date_field]
             columns = [c for c in dict.fromkeys(wanted) if c and c in parquet.schema_arrow.names]
-            if parquet.metadata.num_rows == 0:
+            if rows == 0:
                 yield failure(f"{path}#0", 0, "empty_file", "the file holds no rows")
             for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
                 for values in batch.to_pylist():
                     source = f"{path}#{row}"
-                    record = Record(id=stable_id(source), source=source, position=row)
+                    record = Record(id=stable_id(source), source=source, position=file_bytes * row // rows)
                     record = fill_from_fields(record, values, options)
                     record.raw_bytes = len(record.text.encode("utf-8")) if record.text else 0
                     yield record

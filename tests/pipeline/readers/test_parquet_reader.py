@@ -98,7 +98,8 @@ def test_many_row_groups_stream_out_in_order(tmp_path: Path):
     assert pq.ParquetFile(path).metadata.num_row_groups == 4
     records = read(path)
     assert [r.text for r in records] == [f"row {i}" for i in range(count)]
-    assert [r.position for r in records] == list(range(count))
+    positions = [r.position for r in records]  # file bytes, for the progress bar: rows spread evenly
+    assert positions[0] == 0 and positions == sorted(positions) and positions[-1] < path.stat().st_size
     assert len({r.id for r in records}) == count
 
 
