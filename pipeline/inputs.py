@@ -61,6 +61,7 @@ def resolve_inputs(
         raise UserError("no inputs: give stage[0].inputs in the recipe or --input on the command line")
     found: dict[str, InputFile] = {}
     for given in paths:
+        listed = given.lower().endswith(PATHS_FILE_SUFFIXES)
         for path in _expand(given, fmt, pattern, paths_prefix):
             if path in found:
                 continue
@@ -70,11 +71,18 @@ def resolve_inputs(
                     f"input {path}: cannot tell its format from the name; set stage[0].format "
                     f"(one of: {', '.join(FORMAT_SUFFIXES)})"
                 )
-            found[path] = _describe_file(path, file_format)
+            if listed and is_url(path):
+                # a paths file may list 100,000 URLs: no request per file before work starts;
+                # an unreachable one is recorded as read_error when its task reads it
+                found[path] = InputFile(path, file_format, None, "listed")
+            else:
+                found[path] = _describe_file(path, file_format)
     files = sorted(found.values(), key=lambda f: f.path)
+    remote_checked = False
     for file in files:
-        if file.format == "parquet":
+        if file.format == "parquet" and not (remote_checked and is_url(file.path)):
             _check_parquet_columns(file.path, text_field)
+            remote_checked = remote_checked or is_url(file.path)
     return files
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import os
 import random
-import re
 from pathlib import Path
 
 import fsspec
@@ -15,6 +14,7 @@ import pytest
 
 from gristmill.errors import UserError
 from pipeline.inputs import InputFile, assign_files_to_tasks, detect_format, resolve_inputs
+from pipeline.readers import ReaderOptions, read_records
 
 
 def touch(path: Path, size: int = 10) -> Path:
@@ -129,16 +129,19 @@ def test_paths_file_with_a_prefix(tmp_path: Path):
     assert file.path == f"{tmp_path}/mirror/crawl-data/a.warc.gz"
 
 
-def test_paths_file_with_a_url_prefix_lists_remote_files(tmp_path: Path):
+def test_paths_file_with_a_url_prefix_lists_remote_files_without_a_request_each(tmp_path: Path):
     fs = fsspec.filesystem("memory")
     fs.pipe("/gristmill-test/crawl-data/a.warc.gz", b"x" * 33)
     paths_file = tmp_path / "remote.paths"
-    paths_file.write_text("crawl-data/a.warc.gz\n")
-    (file,) = resolve_inputs([str(paths_file)], paths_prefix="memory://gristmill-test/")
-    assert (file.path, file.format, file.size) == ("memory://gristmill-test/crawl-data/a.warc.gz", "warc", 33)
-    paths_file.write_text("crawl-data/missing.warc.gz\n")
-    with pytest.raises(UserError, match=re.escape("memory://gristmill-test/crawl-data/missing.warc.gz: not found")):
-        resolve_inputs([str(paths_file)], paths_prefix="memory://gristmill-test/")
+    paths_file.write_text("crawl-data/a.warc.gz\ncrawl-data/missing.warc.gz\n")
+    files = resolve_inputs([str(paths_file)], paths_prefix="memory://gristmill-test/")
+    assert [(f.path, f.format, f.size, f.fingerprint) for f in files] == [
+        ("memory://gristmill-test/crawl-data/a.warc.gz", "warc", None, "listed"),
+        ("memory://gristmill-test/crawl-data/missing.warc.gz", "warc", None, "listed"),
+    ]
+    records = list(read_records(files[1], ReaderOptions()))  # unreachable: recorded when its task reads it
+    assert [(r.removed_by, r.document) for r in records] == [("read_error", True)]
+    assert records[0].source == "memory://gristmill-test/crawl-data/missing.warc.gz@0"
 
 
 def _user_error(paths: list[str], **kwargs) -> str:
