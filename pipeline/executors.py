@@ -66,6 +66,7 @@ def _ray_executor(
             # every task reserves cpus_per_task CPUs; fewer in the local Ray and no task is ever placed
             cpus = section.workers * options.cpus_per_task
             ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+    _check_ray_can_place(ray.cluster_resources(), options)
     return RayPipelineExecutor(
         pipeline,
         tasks=tasks,
@@ -75,3 +76,18 @@ def _ray_executor(
         mem_per_cpu_gb=options.mem_per_cpu_gb,
         time=options.timeout_s,
     )
+
+
+def _check_ray_can_place(resources: dict[str, float], options: RayOptions) -> None:
+    """A task Ray cannot place waits forever without a word; say so before submitting instead."""
+    need_memory = options.cpus_per_task * options.mem_per_cpu_gb * 2**30
+    if options.cpus_per_task > resources.get("CPU", 0):
+        raise UserError(
+            f"executor.ray.cpus_per_task: {options.cpus_per_task} CPUs per task, "
+            f"but the Ray cluster has {resources.get('CPU', 0):g}"
+        )
+    if need_memory > resources.get("memory", 0):
+        raise UserError(
+            f"executor.ray.mem_per_cpu_gb: a task needs {need_memory / 2**30:g} GiB, "
+            f"but the Ray cluster offers {resources.get('memory', 0) / 2**30:.1f} GiB"
+        )

@@ -25,6 +25,7 @@ import pytest
 from crawl_factory import multilingual_entries, write_warc
 from rich.console import Console
 
+from gristmill.errors import UserError
 from pipeline.runner import RunResult, execute, prepare_run
 
 DOCS_PER_FILE = 12
@@ -349,3 +350,14 @@ def test_ray_local_cluster_runs_every_task(tmp_path: Path, crawl: list[Path], lo
     documents = kept(tmp_path / "run")
     assert len(documents) == len({doc_id for doc_id, _ in documents}) == 3 * DOCS_PER_FILE
     print(f"ray run: {elapsed:.1f} s")
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_ray_task_that_cannot_be_placed_is_a_clear_error_not_a_hang(tmp_path: Path, crawl: list[Path], local_ray):
+    recipe = write_recipe(
+        tmp_path / "ray.toml", crawl, 'kind = "ray"\nworkers = 1\n\n[executor.ray]\nmem_per_cpu_gb = 4096'
+    )
+    with pytest.raises(UserError, match=r"executor.ray.mem_per_cpu_gb: a task needs 4096 GiB"):
+        run(recipe, tmp_path / "run")
