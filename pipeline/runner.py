@@ -9,6 +9,7 @@ exactly the documents of an uninterrupted one.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import sys
@@ -160,10 +161,29 @@ def stderr_to(path: Path) -> Iterator[None]:
             os.close(saved)
 
 
+@contextlib.contextmanager
+def run_dir_lock(run_dir: Path) -> Iterator[None]:
+    """One `gristmill run` per run folder at a time; the OS drops the lock when the process dies."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"{run_dir} is in use by another gristmill run; wait for it or choose another --output") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def execute(prepared: PreparedRun, console: Console) -> RunResult:
+    with run_dir_lock(prepared.run_dir):
+        return _execute_locked(prepared, console)
+
+
+def _execute_locked(prepared: PreparedRun, console: Console) -> RunResult:
     check_run_dir(prepared)
     run_dir = prepared.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
     recipe_text = tomli_w.dumps(resolved_recipe(prepared))
     write_text_atomic(run_dir / "recipe.toml", recipe_text)
     write_json_atomic(run_dir / "inputs.json", _inputs_record(prepared))

@@ -22,7 +22,7 @@ from crawl_factory import WarcEntry, html_page, multilingual_entries, write_warc
 from rich.console import Console
 
 from gristmill.errors import UserError
-from pipeline.runner import execute, prepare_run
+from pipeline.runner import execute, prepare_run, run_dir_lock
 
 
 def write_recipe(path: Path, inputs: list[str], workers: int = 2, extra: str = "", shard_size: str = "200kB") -> Path:
@@ -141,8 +141,15 @@ def test_inputs_over_http_and_paths_file_match_local(tmp_path: Path, mixed_crawl
         tmp_path / "remote.toml", [f"{http_server}/warc.paths.gz"], extra=f'paths_prefix = "{http_server}/"'
     )
     run(remote, tmp_path / "remote")
+    direct = write_recipe(
+        tmp_path / "direct.toml", [f"{http_server}/crawl/a.warc.gz", f"{http_server}/crawl/b.warc.gz"]
+    )
+    run(direct, tmp_path / "direct")
     columns = ["id", "text", "url"]
     assert table(tmp_path / "remote" / "shards", columns) == table(tmp_path / "local" / "shards", columns)
+    assert table(tmp_path / "direct" / "shards", columns) == table(tmp_path / "local" / "shards", columns)
+    inputs = json.loads((tmp_path / "direct" / "inputs.json").read_text())["files"]
+    assert [f["size"] for f in inputs] == [(mixed_crawl / n).stat().st_size for n in ("a.warc.gz", "b.warc.gz")]
     sources = [s for (s,) in table(tmp_path / "remote" / "shards", ["source"])]
     assert all(s.startswith(f"{http_server}/crawl/") for s in sources)
 
@@ -258,3 +265,11 @@ def test_text_inputs_get_normalised_newlines_and_dates(tmp_path: Path):
     assert [(i, t) for i, t, _ in rows] == [("a", "first line\nsecond line\nthird"), ("b", "plain\nunix")]
     assert rows[0][2].isoformat() == "2024-05-06T07:08:09+00:00"
     assert rows[1][2].year == 2023
+
+
+def test_a_run_folder_in_use_by_another_run_is_refused(tmp_path: Path, mixed_crawl: Path):
+    recipe = write_recipe(tmp_path / "r.toml", [str(mixed_crawl)])
+    with run_dir_lock(tmp_path / "run"), pytest.raises(UserError, match="in use by another gristmill run"):
+        run(recipe, tmp_path / "run")
+    result, _ = run(recipe, tmp_path / "run")  # free again once the other run is gone
+    assert result.complete
