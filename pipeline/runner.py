@@ -169,7 +169,8 @@ def run_dir_lock(run_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise UserError(f"{run_dir} is in use by another gristmill run; wait for it or choose another --output") from None
+            message = f"{run_dir} is in use by another gristmill run; wait for it or choose another --output"
+            raise UserError(message) from None
         try:
             yield
         finally:
