@@ -102,7 +102,8 @@ def print_summary(
     first = totals[0]
     rate = first.docs_in / max(wall_seconds, 1e-9)
     console.print(
-        f"[bold]{manifest['documents']:,} documents[/] in {len(manifest['shards'])} shards "
+        f"[bold]{manifest['documents']:,} documents[/] in {len(manifest['shards'])} "
+        f"shard{'' if len(manifest['shards']) == 1 else 's'} "
         f"({_size(manifest['bytes'])}) at {run_dir / 'shards'}; "
         f"{first.docs_in:,} documents in {wall_seconds:,.1f} s wall = {rate:,.0f} docs/s"
     )

@@ -60,7 +60,7 @@ def test_bad_cli_values_exit_2(tmp_path: Path):
 def test_quickstart_as_in_the_readme(tmp_path: Path):
     result = gristmill("run", str(REPO / "recipes" / "quickstart.toml"), "--output", str(tmp_path / "qs"))
     assert result.returncode == 0, result.stderr
-    assert "documents in 1 shards" in result.stdout
+    assert "documents in 1 shard" in result.stdout
     manifest = json.loads((tmp_path / "qs" / "shards" / "manifest.json").read_text())
     assert manifest["documents"] > 200
     summary = json.loads((tmp_path / "qs" / "stats" / "summary.json").read_text())["stages"][0]
