@@ -45,47 +45,80 @@ def read_warc(path: str, options: ReaderOptions) -> Iterator[Record]:
             return
         gzipped = head == GZIP_MAGIC or (not WARC_MAGIC.startswith(head) and path.lower().endswith(".gz"))
         magic = GZIP_MAGIC if gzipped else WARC_MAGIC  # by name when the first bytes are damaged
-        start: int | None = 0
-        damage: tuple[int, str] | None = None  # where unreadable bytes began, and why
-        while start is not None:
-            handle.seek(start)
-            last: int | None = None
-            last_truncated = False
-            try:
-                for warc_record in ArchiveIterator(handle, parse_http=True, auto_decode="all"):
-                    if damage:
-                        yield _damage_record(path, damage, f"skipped to offset {start}")
-                        damage = None
-                    last = warc_record.stream_pos
-                    record = _classify(warc_record, path, options)
-                    last_truncated = record.removed_by == "truncated_record"
-                    yield record
-                tail = None if last_truncated else _unread_record_start(handle, start if last is None else last, magic)
-                if tail is not None:
-                    damage = damage or (tail, "the file ends inside a record (truncated)")
-                start = None
-            except OSError as error:  # fastwarc reports decompression and parse damage as OSError
-                at = last if last is not None else start
-                damage = damage or (at, str(error))
-                start = _find_next(handle, at + 1, magic)
-        if damage:
-            yield _damage_record(path, damage, "rest of file skipped")
+        yield from _read_resyncing(handle, path, magic, options)
+
+
+def _read_resyncing(handle: IO[bytes], path: str, magic: bytes, options: ReaderOptions) -> Iterator[Record]:
+    """Every record of the file in order, reading on past damage; nothing fastwarc drops goes unreported.
+
+    Each record is held back until the next one (or a clean end of file) shows it was complete, so a
+    record cut by the end of the file is removed as truncated, not kept and reported a second time.
+    """
+    start: int | None = 0
+    damage: tuple[int, str] | None = None  # where unreadable bytes began, and why
+    while start is not None:
+        handle.seek(start)
+        last: int | None = None
+        pending: Record | None = None
+        try:
+            for warc_record in ArchiveIterator(handle, parse_http=True, auto_decode="all"):
+                if pending is not None:
+                    yield pending
+                if damage:
+                    yield _damage_record(path, damage, f"skipped to offset {warc_record.stream_pos}")
+                    damage = None
+                last = warc_record.stream_pos
+                pending = _classify(warc_record, path, options)
+        except OSError as error:  # fastwarc reports decompression and parse damage as OSError
+            if pending is not None:
+                yield pending
+            at = start if last is None else (_find_next(handle, last + 1, magic) or last + 1)
+            damage = damage or (at, str(error))
+            start = _find_next(handle, at + 1, magic)
+            continue
+        base = start if last is None else last
+        tail = _unread_record_start(handle, base, magic)
+        if pending is not None:
+            yield _cut(pending) if tail == base else pending
+        if tail is not None and tail > base:
+            start = tail  # fastwarc stopped early (e.g. a Content-Length that ran past the next records)
+            continue
+        if last is None and (tail == base or start > 0):
+            damage = damage or (base, "no readable record here (file cut short, or garbage)")
+        start = None
+    if damage:
+        yield _damage_record(path, damage, "rest of file skipped")
+
+
+def _cut(record: Record) -> Record:
+    """The file ends inside this record: whatever was read of it is not the whole document."""
+    if record.removed_by == "truncated_record":
+        return record
+    record.text = record.html = None
+    return _removed(record, "truncated_record", "the file ends inside this record")
 
 
 def _damage_record(path: str, damage: tuple[int, str], outcome: str) -> Record:
     offset, error = damage
-    return failure(f"{path}@{offset}", offset, "corrupt_stream", f"{error} after offset {offset}; {outcome}")
+    return failure(f"{path}@{offset}", offset, "corrupt_stream", f"{error} at offset {offset}; {outcome}")
 
 
 def _unread_record_start(handle: IO[bytes], last_start: int, magic: bytes) -> int | None:
-    """Where unread bytes begin after the last record fastwarc returned: a cut-off tail it dropped silently.
+    """Where unread bytes begin after the record at `last_start`: `last_start` itself when that record is
+    cut off by the end of the file, a later offset when bytes follow that fastwarc did not read, None
+    when the file ends cleanly (or cannot be checked: one gzip stream for the whole file).
 
     For per-record gzip the last member is decompressed to find its end (exact); for plain WARC the
     rest of the file, after the last record's declared end, is searched for another record header.
     """
     if magic == WARC_MAGIC:
         end = _plain_record_end(handle, last_start)  # a payload may quote "WARC/1.0" at a line start
-        return _find_next(handle, last_start + 1, b"\nWARC/1.") if end is None else _find_next(handle, end, WARC_MAGIC)
+        if end is not None and end <= handle.seek(0, 2):
+            return _find_next(handle, end, WARC_MAGIC)
+        # declared end past the end of the file: the record is cut, or its Content-Length swallowed the
+        # records after it; a following record header tells which
+        following = _find_next(handle, last_start + 1, b"\r\nWARC/1.")
+        return last_start if following is None else following + 2
     handle.seek(last_start)
     if handle.read(len(GZIP_MAGIC)) != GZIP_MAGIC:
         return None  # one gzip stream for the whole file: no member boundaries to check against
@@ -159,7 +192,10 @@ def _classify(record: WarcRecord, path: str, options: ReaderOptions) -> Record:
 
 
 def _text_payload(out: Record, record: WarcRecord, options: ReaderOptions) -> Record:
-    out.text, error = decode_utf8(record.reader.read(), options.invalid_utf8)
+    payload = record.reader.read()
+    if len(payload) < record.content_length:
+        return _removed(out, "truncated_record", f"body has {len(payload)} of {record.content_length} bytes")
+    out.text, error = decode_utf8(payload, options.invalid_utf8)
     return _removed(out, "invalid_utf8", error) if error else out
 
 

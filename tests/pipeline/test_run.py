@@ -244,8 +244,10 @@ def test_resume_after_kill_9_gives_exactly_the_uninterrupted_documents(tmp_path:
 
 
 def test_pages_over_the_extraction_time_limit_are_removed_and_the_run_goes_on(tmp_path: Path):
-    write_warc(tmp_path / "a.warc.gz", multilingual_entries(4))
-    recipe = write_recipe(tmp_path / "r.toml", [str(tmp_path / "a.warc.gz")], extra="extract_timeout = 0.000001")
+    # pages big enough that extracting each takes far longer than the 1 ms limit, even on a busy machine
+    pages = [WarcEntry(f"http://example.org/{i}", html_page(f"p{i}", ["<b>word</b> " * 20] * 4000)) for i in range(4)]
+    write_warc(tmp_path / "a.warc.gz", pages)
+    recipe = write_recipe(tmp_path / "r.toml", [str(tmp_path / "a.warc.gz")], extra="extract_timeout = 0.001")
     result, _ = run(recipe, tmp_path / "run")
     assert result.complete
     removed = table(tmp_path / "run" / "removed" / "ingest", ["removed_by", "removed_detail"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import tracemalloc
 from datetime import datetime
@@ -414,3 +415,65 @@ def test_reading_twice_gives_the_same_records(tmp_path: Path):
     first = [(r.id, r.source, r.removed_by, r.html) for r in read_warc(str(path), ReaderOptions())]
     second = [(r.id, r.source, r.removed_by, r.html) for r in read_warc(str(path), ReaderOptions())]
     assert first == second
+
+
+def _accounted(records: list[Record]) -> list[tuple[str | None, str | None]]:
+    """(url, rule) of every document record: what a run would count as docs in."""
+    return [(r.url, r.removed_by) for r in records if r.document]
+
+
+@pytest.mark.parametrize("compressed", [True, False], ids=["gz", "plain"])
+def test_wet_record_cut_by_the_end_of_the_file_is_removed_once(tmp_path: Path, compressed: bool):
+    texts = [os.urandom(3000).hex().encode() for _ in range(3)]  # incompressible: the cut lands in the last
+    whole = _wet(tmp_path / ("w.warc.wet.gz" if compressed else "w.warc.wet"), texts)
+    if not compressed:
+        whole = write_warc(
+            tmp_path / "w.warc.wet",
+            [
+                WarcEntry(f"http://example.org/{i}", t, kind="conversion", content_type="text/plain")
+                for i, t in enumerate(texts)
+            ],
+            gzip=False,
+        )
+    cut = tmp_path / ("cut.warc.wet.gz" if compressed else "cut.warc.wet")
+    cut.write_bytes(whole.read_bytes()[:-400])
+    accounted = _accounted(read(cut))
+    assert accounted[:2] == [("http://example.org/0", None), ("http://example.org/1", None)]
+    assert accounted[2:] == [("http://example.org/2", "truncated_record")]
+
+
+@pytest.mark.parametrize("compressed", [True, False], ids=["gz", "plain"])
+def test_gzip_encoded_page_cut_by_the_end_of_the_file_is_removed_not_kept(tmp_path: Path, compressed: bool):
+    page = gzip.compress(html_page("Encoded", [f"paragraph {i} " * 40 for i in range(60)]), mtime=0)
+    entries = [
+        WarcEntry(f"http://example.org/{i}", page, extra_http_headers=[("Content-Encoding", "gzip")]) for i in range(2)
+    ]
+    whole = write_warc(tmp_path / ("e.warc.gz" if compressed else "e.warc"), entries, gzip=compressed)
+    cut = tmp_path / ("cut.warc.gz" if compressed else "cut.warc")
+    cut.write_bytes(whole.read_bytes()[:-200])
+    assert _accounted(read(cut)) == [("http://example.org/0", None), ("http://example.org/1", "truncated_record")]
+
+
+@pytest.mark.parametrize("compressed", [True, False], ids=["gz", "plain"])
+def test_oversized_content_length_does_not_swallow_the_records_after_it(tmp_path: Path, compressed: bool):
+    entries = [WarcEntry(f"http://x/{i}", html_page(f"x{i}", [f"page {i}"])) for i in range(4)]
+    path = write_warc(tmp_path / ("o.warc.gz" if compressed else "o.warc"), entries, gzip=compressed)
+    members = _member_offsets(path) if compressed else None
+    data = path.read_bytes()
+    if compressed:  # rewrite record 1's member with a Content-Length 3000 bytes too large
+        record = gzip.decompress(data[members[1] : members[2]])
+        declared = int(re.search(rb"Content-Length: (\d+)", record).group(1))
+        record = record.replace(b"Content-Length: %d" % declared, b"Content-Length: %d" % (declared + 3000), 1)
+        data = data[: members[1]] + gzip.compress(record) + data[members[2] :]
+    else:
+        first = data.index(b"Content-Length:", data.index(b"http://x/1"))
+        declared = int(re.match(rb"Content-Length: (\d+)", data[first:]).group(1))
+        data = (
+            data[:first]
+            + b"Content-Length: %d" % (declared + 2000)
+            + data[first + len(b"Content-Length: %d" % declared) :]
+        )
+    path.write_bytes(data)
+    accounted = _accounted(read(path))
+    assert ("http://x/0", None) in accounted and ("http://x/1", "truncated_record") in accounted
+    assert {u for u, rule in accounted if rule is None} >= {"http://x/0", "http://x/2", "http://x/3"}
