@@ -61,7 +61,13 @@ def _ray_executor(
     options = section.ray or RayOptions()
     if not ray.is_initialized():
         if options.address:
-            ray.init(address=options.address, log_to_driver=False)
+            try:
+                ray.init(address=options.address, log_to_driver=False)
+            except Exception as error:  # ray raises ConnectionError, RuntimeError, ... for a bad address
+                message = (
+                    f"executor.ray.address: cannot connect to {options.address!r} ({type(error).__name__}: {error})"
+                )
+                raise UserError(message) from None
         else:
             # every task reserves cpus_per_task CPUs; fewer in the local Ray and no task is ever placed
             cpus = section.workers * options.cpus_per_task

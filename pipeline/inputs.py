@@ -41,6 +41,11 @@ def is_url(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 
 
+def without_file_scheme(path: str) -> str:
+    """`file:///data/x.warc.gz` is the local path `/data/x.warc.gz`."""
+    return path[len("file://") :] if path.startswith("file://") else path
+
+
 def detect_format(path: str) -> str | None:
     name = path.lower().rsplit("/", 1)[-1]
     for fmt, suffixes in FORMAT_SUFFIXES.items():
@@ -87,6 +92,7 @@ def resolve_inputs(
 
 
 def _expand(given: str, fmt: str, pattern: str | None, paths_prefix: str | None) -> list[str]:
+    given = without_file_scheme(given)
     if given.lower().endswith(PATHS_FILE_SUFFIXES):
         return _read_paths_file(given, paths_prefix)
     if is_url(given):
@@ -126,6 +132,8 @@ def _read_paths_file(paths_file: str, paths_prefix: str | None) -> list[str]:
             raw = handle.read()
     except FileNotFoundError:
         raise UserError(f"input {paths_file}: paths file not found") from None
+    except OSError as error:  # a folder, no permission, a network error
+        raise UserError(f"input {paths_file}: cannot read the paths file ({type(error).__name__}: {error})") from None
     if paths_file.lower().endswith(".gz"):
         try:
             raw = gzip.decompress(raw)
@@ -133,7 +141,12 @@ def _read_paths_file(paths_file: str, paths_prefix: str | None) -> list[str]:
             raise UserError(f"input {paths_file}: paths file is not valid gzip ({error})") from None
     base = paths_file.rsplit("/", 1)[0] if "/" in paths_file else "."
     paths = []
-    for line in raw.decode("utf-8", errors="strict").splitlines():
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        why = f"{error.reason} at byte {error.start}"
+        raise UserError(f"input {paths_file}: the paths file is not UTF-8 text ({why})") from None
+    for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -151,7 +164,10 @@ def _read_paths_file(paths_file: str, paths_prefix: str | None) -> list[str]:
 
 def _describe_file(path: str, file_format: str) -> InputFile:
     if not is_url(path):
-        stat = os.stat(path)
+        try:
+            stat = os.stat(path)
+        except OSError as error:  # e.g. a broken symbolic link found in an input folder
+            raise UserError(f"input {path}: cannot be read ({error.strerror})") from None
         return InputFile(path, file_format, stat.st_size, f"{stat.st_size}-{stat.st_mtime_ns}")
     try:
         fs, inner = fsspec.core.url_to_fs(path)

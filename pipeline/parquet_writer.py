@@ -85,6 +85,8 @@ class ParquetShardWriter:
         if self._writer is None or self._path is None:
             return
         self._writer.close()
+        with open(temp_path(self._path), "rb") as written:
+            os.fsync(written.fileno())  # on disk before the rename makes it visible: a lost node loses no shard
         os.replace(temp_path(self._path), self._path)
         self.written.append(self._path)
         self._writer, self._path = None, None

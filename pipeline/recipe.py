@@ -66,13 +66,13 @@ class IngestStage(_Section):
     format: Literal["auto", "warc", "jsonl", "parquet", "txt"] = "auto"
     glob: str | None = Field(default=None, description="pattern applied to files found in input folders")
     paths_prefix: str | None = Field(default=None, description="prepended to relative lines of paths files")
-    text_field: str = "text"
+    text_field: Annotated[str, Field(min_length=1)] = "text"
     id_field: str | None = "id"
     url_field: str | None = "url"
     date_field: str | None = "date"
     extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"
     main_content: bool = True
-    extract_timeout: Annotated[float, Field(gt=0)] = 10.0
+    extract_timeout: Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)] = 10.0
     max_html_bytes: ByteSize = ByteSize(5_000_000)
     invalid_utf8: Literal["skip", "replace"] = "skip"
 
@@ -81,8 +81,8 @@ class ShardStage(_Section):
     """Write the final documents as zstd Parquet shards of a target size, plus a manifest."""
 
     kind: Literal["shard"]
-    shard_size: ByteSize = ByteSize(256_000_000)
-    row_group_size: ByteSize = Field(default=ByteSize(32_000_000), description="uncompressed bytes per group")
+    shard_size: Annotated[ByteSize, Field(gt=0)] = ByteSize(256_000_000)
+    row_group_size: Annotated[ByteSize, Field(gt=0, description="uncompressed bytes per group")] = ByteSize(32_000_000)
     compression_level: Annotated[int, Field(ge=1, le=22)] = 3
 
 
@@ -128,18 +128,16 @@ def recipe_from_dict(raw: dict[str, Any], source: str, base_dir: Path) -> Recipe
     except ValidationError as error:
         raise UserError(f"{source}: {_describe(error)}") from None
     _check_stage_order(recipe, source)
-    if recipe.executor.kind == "slurm" and recipe.executor.slurm is None:
+    executor = recipe.executor
+    if executor.kind == "slurm" and executor.slurm is None:
         # caught here, before any work, rather than when the Slurm executor is built
         raise UserError(f"{source}: executor.slurm.partition: missing required key ([executor.slurm] table needed)")
+    for table in ("slurm", "ray"):
+        if getattr(executor, table) is not None and executor.kind != table:
+            raise UserError(f"{source}: executor.{table}: given, but executor.kind is {executor.kind!r}")
     ingest = recipe.ingest
     ingest.inputs = [_resolve_relative(p, base_dir) for p in ingest.inputs]
     return recipe
-
-
-def stage_labels(recipe: Recipe) -> list[str]:
-    """Names for stats/ and removed/ folders: the kind, numbered only when a kind repeats."""
-    kinds = [stage.kind for stage in recipe.stage]
-    return [k if kinds.count(k) == 1 else f"{k}-{i}" for i, k in enumerate(kinds)]
 
 
 def _check_stage_order(recipe: Recipe, source: str) -> None:

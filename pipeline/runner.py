@@ -30,7 +30,7 @@ from pipeline.executors import build_executor
 from pipeline.inputs import InputFile, assign_files_to_tasks, resolve_inputs
 from pipeline.manifest import write_manifest
 from pipeline.progress import ProgressWatcher
-from pipeline.recipe import Recipe, load_recipe, stage_labels
+from pipeline.recipe import Recipe, load_recipe
 from pipeline.steps.ingest import IngestStep
 from pipeline.steps.shard import ShardStep, shards_dir
 from pipeline.summary import load_stage_totals, print_summary, save_summary
@@ -87,7 +87,7 @@ def prepare_run(
     if recipe.run.limit:
         tasks = min(tasks, recipe.run.limit)
     plan = assign_files_to_tasks(files, tasks)
-    run_dir = Path(output or recipe.run.output or Path("runs") / recipe_path.stem)
+    run_dir = Path(output or recipe.run.output or Path("runs") / (recipe.run.name or recipe_path.stem)).resolve()
     return PreparedRun(recipe, recipe_path, run_dir, files, plan, _split_limit(recipe.run.limit, len(plan)))
 
 
@@ -164,6 +164,8 @@ def stderr_to(path: Path) -> Iterator[None]:
 @contextlib.contextmanager
 def run_dir_lock(run_dir: Path) -> Iterator[None]:
     """One `gristmill run` per run folder at a time; the OS drops the lock when the process dies."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"--output {run_dir}: exists and is not a folder")
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / ".lock", "a+") as handle:
         try:
@@ -182,6 +184,16 @@ def execute(prepared: PreparedRun, console: Console) -> RunResult:
         return _execute_locked(prepared, console)
 
 
+def _total_wall_seconds(run_dir: Path, seconds: float, tasks_run: int) -> float:
+    """Wall time of every invocation that ran tasks, so a resumed run reports the time it took in all."""
+    attempts = run_dir / "stats" / "attempts.jsonl"
+    attempts.parent.mkdir(parents=True, exist_ok=True)
+    with open(attempts, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"ended": time.time(), "wall_seconds": seconds, "tasks_run": tasks_run}) + "\n")
+    lines = [json.loads(line) for line in attempts.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return sum(a["wall_seconds"] for a in lines if a["tasks_run"]) or seconds
+
+
 def _execute_locked(prepared: PreparedRun, console: Console) -> RunResult:
     check_run_dir(prepared)
     run_dir = prepared.run_dir
@@ -189,12 +201,13 @@ def _execute_locked(prepared: PreparedRun, console: Console) -> RunResult:
     write_text_atomic(run_dir / "recipe.toml", recipe_text)
     write_json_atomic(run_dir / "inputs.json", _inputs_record(prepared))
 
-    labels = stage_labels(prepared.recipe)
+    labels = [stage.kind for stage in prepared.recipe.stage]  # stage kinds are unique in a recipe
     tasks = len(prepared.plan)
     pipeline = [
         IngestStep(run_dir, JOB, prepared.recipe.ingest, prepared.files, prepared.plan, prepared.limits),
         ShardStep(run_dir, prepared.recipe.shard, removed_stages=labels[:-1]),
     ]
+    tasks_to_run = sum(1 for t in range(tasks) if not (run_dir / JOB / "completions" / f"{t:05d}").exists())
     total_bytes = sum(f.size or 0 for f in prepared.files) or None
     log_path = run_dir / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
     started = time.perf_counter()
@@ -205,7 +218,7 @@ def _execute_locked(prepared: PreparedRun, console: Console) -> RunResult:
             executor.run()
         except Exception as raised:  # a task failed; report it below, the run can be resumed
             error = raised
-    wall = time.perf_counter() - started
+    wall = _total_wall_seconds(run_dir, time.perf_counter() - started, tasks_to_run)
     failed = [t for t in range(tasks) if not (run_dir / JOB / "completions" / f"{t:05d}").exists()]
     if failed and prepared.recipe.executor.kind == "slurm" and error is None:
         console.print(

@@ -70,7 +70,7 @@ def print_summary(
     console: Console, run_dir: Path, totals: list[StageTotals], manifest: dict[str, Any], wall_seconds: float
 ) -> None:
     stages = Table(title=f"gristmill run: {run_dir}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in ("stage", "docs in", "kept", "removed", "bytes in", "bytes out", "cpu s", "docs/cpu s"):
+    for column in ("stage", "docs in", "kept", "removed", "bytes in", "bytes out", "task s", "docs/task s"):
         stages.add_column(column, justify="left" if column == "stage" else "right")
     for t in totals:
         rate = f"{t.docs_in / t.seconds:,.0f}" if t.seconds > 0 else "-"
@@ -105,5 +105,5 @@ def print_summary(
         f"[bold]{manifest['documents']:,} documents[/] in {len(manifest['shards'])} "
         f"shard{'' if len(manifest['shards']) == 1 else 's'} "
         f"({_size(manifest['bytes'])}) at {run_dir / 'shards'}; "
-        f"{first.docs_in:,} documents in {wall_seconds:,.1f} s wall = {rate:,.0f} docs/s"
+        f"{first.docs_in:,} documents in {wall_seconds:,.1f} s of wall time = {rate:,.0f} docs/s"
     )

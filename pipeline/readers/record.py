@@ -53,8 +53,18 @@ def failure(source: str, position: int, rule: str, detail: str) -> Record:
 
 def parse_date(value: object) -> datetime | None:
     """Accept datetimes, dates, ISO-8601 strings and Unix seconds; anything else is no date."""
+    parsed = _to_datetime(value)
+    if parsed is None:
+        return None
+    try:  # stored as UTC: a local time near year 9999 may not exist there, and would break readers
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _to_datetime(value: object) -> datetime | None:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, bool):
@@ -66,10 +76,9 @@ def parse_date(value: object) -> datetime | None:
             return None
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
 
 
@@ -93,7 +102,7 @@ def fill_from_fields(record: Record, row: dict, options: ReaderOptions) -> Recor
         )
         return record
     record.text = text
-    if options.id_field and row.get(options.id_field) is not None:
+    if options.id_field and row.get(options.id_field) not in (None, ""):  # an empty id is no id
         record.id = str(row[options.id_field])
     if options.url_field and isinstance(row.get(options.url_field), str):
         record.url = row[options.url_field]

@@ -250,3 +250,19 @@ def test_unknown_sizes_count_as_a_typical_file():
     files = _files([100, None, 100, None])
     plan = assign_files_to_tasks(files, 2)
     assert sorted(len(task) for task in plan) == [2, 2]
+
+
+def test_file_urls_are_local_paths(tmp_path: Path):
+    (tmp_path / "a.warc.gz").write_bytes(b"x")
+    (file,) = resolve_inputs([f"file://{tmp_path / 'a.warc.gz'}"])
+    assert (file.path, file.format, file.size) == (str(tmp_path / "a.warc.gz"), "warc", 1)
+
+
+def test_unreadable_paths_files_and_broken_links_are_one_line_errors(tmp_path: Path):
+    (tmp_path / "bad.paths").write_bytes(b"a.warc.gz\n\xff\xfe\n")
+    assert "not UTF-8 text" in _user_error([str(tmp_path / "bad.paths")])
+    (tmp_path / "folder.paths").mkdir()
+    assert "cannot read the paths file" in _user_error([str(tmp_path / "folder.paths")])
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "gone.warc.gz").symlink_to(tmp_path / "nowhere.warc.gz")
+    assert "gone.warc.gz: cannot be read" in _user_error([str(tmp_path / "in")])

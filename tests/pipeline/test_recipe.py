@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gristmill.errors import UserError
-from pipeline.recipe import load_recipe, stage_labels
+from pipeline.recipe import load_recipe
 
 INGEST = '[[stage]]\nkind = "ingest"\n'
 
@@ -36,7 +36,7 @@ def test_minimal_recipe_gets_defaults_and_a_shard_stage(tmp_path: Path):
     assert recipe.shard.shard_size == 256_000_000
     assert recipe.executor.kind == "local"
     assert recipe.executor.workers >= 1
-    assert stage_labels(recipe) == ["ingest", "shard"]
+    assert [stage.kind for stage in recipe.stage] == ["ingest", "shard"]
 
 
 def test_relative_inputs_resolve_against_the_recipe_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -198,3 +198,36 @@ def test_recipes_are_data_only(tmp_path: Path):
     recipe = load_recipe(write(tmp_path, text))
     assert len(recipe.ingest.inputs) == 2
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            '[executor]\nkind = "local"\n[executor.slurm]\npartition = "p"\n',
+            "executor.slurm: given, but executor.kind is 'local'",
+        ),
+        ("[executor.ray]\ncpus_per_task = 2\n", "executor.ray: given, but executor.kind is 'local'"),
+        ("extract_timeout = inf\n", "stage[0].extract_timeout"),
+        ("extract_timeout = 1e9\n", "stage[0].extract_timeout: expected less than or equal to 86400"),
+        ('text_field = ""\n', "stage[0].text_field"),
+    ],
+)
+def test_settings_that_cannot_work_are_refused_up_front(tmp_path: Path, body: str, expected: str):
+    stage = '[[stage]]\nkind = "ingest"\n'
+    text = body if body.startswith("[executor") else stage + body
+    text = text + stage if body.startswith("[executor") else text
+    path = tmp_path / "r.toml"
+    path.write_text(text)
+    with pytest.raises(UserError) as caught:
+        load_recipe(path)
+    assert expected in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("key", ["shard_size", "row_group_size"])
+def test_zero_sizes_are_refused(tmp_path: Path, key: str):
+    path = tmp_path / "r.toml"
+    path.write_text(f'[[stage]]\nkind = "ingest"\n[[stage]]\nkind = "shard"\n{key} = 0\n')
+    with pytest.raises(UserError, match=rf"stage\[1\]\.{key}: expected greater than 0"):
+        load_recipe(path)

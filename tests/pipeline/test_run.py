@@ -275,3 +275,19 @@ def test_a_run_folder_in_use_by_another_run_is_refused(tmp_path: Path, mixed_cra
         run(recipe, tmp_path / "run")
     result, _ = run(recipe, tmp_path / "run")  # free again once the other run is gone
     assert result.complete
+
+
+def test_output_that_is_a_file_is_a_clear_error(tmp_path: Path, mixed_crawl: Path):
+    (tmp_path / "afile").write_text("x")
+    recipe = write_recipe(tmp_path / "r.toml", [str(mixed_crawl)])
+    with pytest.raises(UserError, match="exists and is not a folder"):
+        run(recipe, tmp_path / "afile")
+
+
+def test_resumed_run_reports_the_wall_time_of_the_work(tmp_path: Path, mixed_crawl: Path):
+    recipe = write_recipe(tmp_path / "r.toml", [str(mixed_crawl)])
+    run(recipe, tmp_path / "run")
+    first = json.loads((tmp_path / "run" / "stats" / "summary.json").read_text())["wall_seconds"]
+    run(recipe, tmp_path / "run")  # nothing left to do
+    again = json.loads((tmp_path / "run" / "stats" / "summary.json").read_text())["wall_seconds"]
+    assert again == first > 0.1

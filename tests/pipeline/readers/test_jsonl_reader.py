@@ -196,3 +196,17 @@ def test_same_lines_in_two_files_get_different_ids(tmp_path: Path):
 def test_crlf_line_endings_are_accepted(tmp_path: Path):
     path = write(tmp_path / "crlf.jsonl", b'{"text": "one"}\r\n{"text": "two"}\r\n')
     assert [(r.removed_by, r.text) for r in read(path)] == [(None, "one"), (None, "two")]
+
+
+def test_empty_ids_count_as_missing_and_far_dates_as_no_date(tmp_path: Path):
+    data = lines(
+        {"text": "a", "id": "", "date": "9999-12-31T23:00:00-05:00"},
+        {"text": "b", "id": "kept-id", "date": "2024-02-29"},
+    )
+    path = tmp_path / "ids.jsonl"
+    path.write_bytes(data)
+    first, second = read(path)
+    assert first.id != "" and len(first.id) == 32
+    assert first.date is None
+    assert second.id == "kept-id"
+    assert second.date.isoformat() == "2024-02-29T00:00:00+00:00"
