@@ -1,4 +1,4 @@
-"""WARC / WARC.gz / Common Crawl WET reader on fastwarc (measured ~5x faster than warcio, see bench/ingest.py).
+"""WARC / WARC.gz / Common Crawl WET reader on fastwarc (measured 3x faster than warcio, see bench/ingest.py).
 
 HTTP `response` (and `resource`) records with HTML become documents to extract; WET `conversion`
 records are text documents. Everything else is classified: request / metadata / warcinfo records
