@@ -25,6 +25,7 @@ import platform
 import shutil
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -152,10 +153,13 @@ def main() -> None:
     try:
         wall_g, kept, removed = run_gristmill(args.crawl, args.workers, work)
         missing = html_ids - kept - set(removed)
-        removed_html = {rule for doc_id, rule in removed.items() if doc_id in html_ids}
+        removed_html = ", ".join(
+            f"{rule} {count:,}"
+            for rule, count in Counter(rule for doc_id, rule in removed.items() if doc_id in html_ids).most_common()
+        )
         say(
-            f"accounting: {len(html_ids) - len(missing):,}/{len(html_ids):,} HTML responses kept ({len(kept):,}) "
-            f"or removed with a reason ({', '.join(sorted(removed_html))}); unaccounted: {len(missing)}"
+            f"accounting: {len(html_ids) - len(missing):,}/{len(html_ids):,} HTML responses kept "
+            f"({len(html_ids & kept):,}) or removed with a reason ({removed_html}); unaccounted: {len(missing)}"
         )
         contenders = {"gristmill run (fastwarc + resiliparse)": wall_g}
         contenders["datatrove WarcReader + gristmill extractor"] = run_datatrove(
