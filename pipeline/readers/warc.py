@@ -205,13 +205,13 @@ def _html_payload(out: Record, record: WarcRecord, options: ReaderOptions) -> Re
             return _removed(out, "non_http", str(record.headers.get("Content-Type")))
         status = record.http_headers.status_code
         if status != 200:
-            return _removed_unless_cut(out, record, "http_status", str(status))
+            return _removed(out, "http_status", str(status))
         content_type = (record.http_content_type or "").lower()
         out.charset = record.http_charset
     else:
         content_type = (record.headers.get("Content-Type") or "").split(";")[0].strip().lower()
     if content_type and content_type not in HTML_TYPES:
-        return _removed_unless_cut(out, record, "non_html", content_type)
+        return _removed(out, "non_html", content_type)
     if record.content_length > options.max_html_bytes:
         return _removed(out, "too_large", f"{record.content_length} bytes > {options.max_html_bytes}")
     payload = record.reader.read(options.max_html_bytes + 1)  # a Content-Encoding'd body grows when decoded
@@ -229,23 +229,6 @@ def _html_payload(out: Record, record: WarcRecord, options: ReaderOptions) -> Re
         return _removed(out, "non_html", "no Content-Type and no <html> tag in the first bytes")
     out.html = payload
     return out
-
-
-def _removed_unless_cut(out: Record, record: WarcRecord, rule: str, detail: str) -> Record:
-    """Remove by `rule`, unless the body ends before its declared length.
-
-    A record cut inside its HTTP headers parses as a bogus status ("2") or type ("text/ht"); it is
-    a truncated record, and the body is drained in chunks to tell, never held whole.
-    """
-    http = record.http_headers if record.is_http else None
-    if http is not None and (http.get("Content-Encoding") or http.get("Transfer-Encoding")):
-        return _removed(out, rule, detail)  # decoded and stored lengths differ: cannot tell
-    declared = remaining = record.content_length
-    while remaining > 0 and (chunk := record.reader.read(min(remaining, SCAN_CHUNK))):
-        remaining -= len(chunk)
-    if remaining > 0:
-        return _removed(out, "truncated_record", f"body has {declared - remaining} of {declared} bytes")
-    return _removed(out, rule, detail)
 
 
 def _removed(out: Record, rule: str, detail: str) -> Record:
