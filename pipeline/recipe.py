@@ -12,15 +12,12 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ByteSize, Field, ValidationError
 
 from gristmill.errors import UserError
-
-
-class _Section(BaseModel):
-    """Strict base: unknown keys and silent type coercion are errors."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+from pipeline.filters.chain import FILTER_STAGES, FilterStage
+from pipeline.filters.urls import UrlFilterStage
+from pipeline.section import Section as _Section
 
 
 class RunSection(_Section):
@@ -86,8 +83,12 @@ class ShardStage(_Section):
     compression_level: Annotated[int, Field(ge=1, le=22)] = 3
 
 
-Stage = Annotated[IngestStage | ShardStage, Field(discriminator="kind")]
-STAGE_KINDS: dict[str, type[_Section]] = {"ingest": IngestStage, "shard": ShardStage}
+Stage = Annotated[IngestStage | FilterStage | ShardStage, Field(discriminator="kind")]
+STAGE_KINDS: dict[str, type[_Section]] = {
+    "ingest": IngestStage,
+    **{model.model_fields["kind"].default: model for model in FILTER_STAGES},
+    "shard": ShardStage,
+}
 
 
 class Recipe(_Section):
@@ -102,6 +103,11 @@ class Recipe(_Section):
     @property
     def shard(self) -> ShardStage:
         return self.stage[-1]  # type: ignore[return-value]
+
+    @property
+    def filter_stages(self) -> list[FilterStage]:
+        """The per-document stages between ingest and shard, in recipe order."""
+        return self.stage[1:-1]  # type: ignore[return-value]
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -137,7 +143,24 @@ def recipe_from_dict(raw: dict[str, Any], source: str, base_dir: Path) -> Recipe
             raise UserError(f"{source}: executor.{table}: given, but executor.kind is {executor.kind!r}")
     ingest = recipe.ingest
     ingest.inputs = [_resolve_relative(p, base_dir) for p in ingest.inputs]
+    for index, stage in enumerate(recipe.stage):
+        if isinstance(stage, UrlFilterStage):
+            for name in URL_LIST_FIELDS:
+                paths = [_resolve_relative(p, base_dir) for p in getattr(stage, name)]
+                for path in paths:
+                    if not os.path.isfile(path):  # before any work, not in a worker halfway through
+                        raise UserError(f"{source}: stage[{index}].{name}: list file not found: {path}")
+                setattr(stage, name, paths)
     return recipe
+
+
+URL_LIST_FIELDS = (
+    "domains_files",
+    "urls_files",
+    "banned_words_files",
+    "banned_subwords_files",
+    "soft_banned_words_files",
+)
 
 
 def _check_stage_order(recipe: Recipe, source: str) -> None:
@@ -147,6 +170,9 @@ def _check_stage_order(recipe: Recipe, source: str) -> None:
     for name in ("ingest", "shard"):
         if kinds.count(name) != 1:
             raise UserError(f"{source}: stage: expected exactly one '{name}' stage, got {kinds.count(name)}")
+    for index, kind in enumerate(kinds):
+        if kind in kinds[:index]:
+            raise UserError(f"{source}: stage[{index}].kind: {kind!r} appears twice; each stage kind runs once")
     if kinds[-1] != "shard":
         raise UserError(f"{source}: stage[{len(kinds) - 1}].kind: expected 'shard' as the last stage")
 

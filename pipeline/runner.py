@@ -20,17 +20,24 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import tomli_w
+from datatrove.pipeline.base import PipelineStep
 from rich.console import Console
 
 from gristmill import __version__
 from gristmill.errors import UserError
 from pipeline.atomic import write_json_atomic, write_text_atomic
 from pipeline.executors import build_executor
+from pipeline.filters.chain import FilterStage, stage_columns
+from pipeline.filters.langid import LangIdStage
+from pipeline.filters.urls import UrlFilterStage
 from pipeline.inputs import InputFile, assign_files_to_tasks, resolve_inputs
 from pipeline.manifest import write_manifest
 from pipeline.progress import ProgressWatcher
 from pipeline.recipe import Recipe, load_recipe
+from pipeline.schema import document_schema
+from pipeline.steps.filter import FilterStep
 from pipeline.steps.ingest import IngestStep
 from pipeline.steps.shard import ShardStep, shards_dir
 from pipeline.summary import load_stage_totals, print_summary, save_summary
@@ -99,8 +106,17 @@ def _split_limit(limit: int | None, tasks: int) -> list[int | None]:
 
 
 def resolved_recipe(prepared: PreparedRun) -> dict[str, Any]:
-    data = prepared.recipe.model_dump(mode="json", exclude_none=True)
+    data = _without_none(prepared.recipe.model_dump(mode="json"))  # switched-off rules dump as false, not None
     data["gristmill"] = {"version": __version__, "recipe_file": str(prepared.recipe_path.resolve())}
+    return data
+
+
+def _without_none(data: Any) -> Any:
+    """TOML has no null: drop unset optional keys (after serialisation, so `false` thresholds stay)."""
+    if isinstance(data, dict):
+        return {key: _without_none(value) for key, value in data.items() if value is not None}
+    if isinstance(data, list):
+        return [_without_none(value) for value in data]
     return data
 
 
@@ -194,6 +210,30 @@ def _total_wall_seconds(run_dir: Path, seconds: float, tasks_run: int) -> float:
     return sum(a["wall_seconds"] for a in lines if a["tasks_run"]) or seconds
 
 
+def stage_columns_of(stages: list[FilterStage]) -> list[pa.Field]:
+    return [column for stage in stages for column in stage_columns(stage)]
+
+
+def build_pipeline(prepared: PreparedRun) -> list[PipelineStep]:
+    """ingest -> fused filter stages -> shard; a URL filter right after ingest runs before extraction."""
+    recipe = prepared.recipe
+    filters = recipe.filter_stages
+    url_first = filters[0] if filters and isinstance(filters[0], UrlFilterStage) else None
+    ingest = IngestStep(
+        prepared.run_dir, JOB, recipe.ingest, prepared.files, prepared.plan, prepared.limits, url_filter=url_first
+    )
+    chained = filters[1:] if url_first else filters
+    route = any(isinstance(stage, LangIdStage) and stage.route for stage in filters)
+    shard = ShardStep(
+        prepared.run_dir,
+        recipe.shard,
+        removed_stages=[stage.kind for stage in recipe.stage[:-1]],
+        stage_columns=stage_columns_of(filters),
+        route_by_lang=route,
+    )
+    return [ingest, *([FilterStep(prepared.run_dir, chained)] if chained else []), shard]
+
+
 def _execute_locked(prepared: PreparedRun, console: Console) -> RunResult:
     check_run_dir(prepared)
     run_dir = prepared.run_dir
@@ -203,10 +243,7 @@ def _execute_locked(prepared: PreparedRun, console: Console) -> RunResult:
 
     labels = [stage.kind for stage in prepared.recipe.stage]  # stage kinds are unique in a recipe
     tasks = len(prepared.plan)
-    pipeline = [
-        IngestStep(run_dir, JOB, prepared.recipe.ingest, prepared.files, prepared.plan, prepared.limits),
-        ShardStep(run_dir, prepared.recipe.shard, removed_stages=labels[:-1]),
-    ]
+    pipeline = build_pipeline(prepared)
     tasks_to_run = sum(1 for t in range(tasks) if not (run_dir / JOB / "completions" / f"{t:05d}").exists())
     total_bytes = sum(f.size or 0 for f in prepared.files) or None
     log_path = run_dir / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
@@ -235,7 +272,8 @@ def _execute_locked(prepared: PreparedRun, console: Console) -> RunResult:
         )
         return RunResult(run_dir, False, None, failed)
     totals = load_stage_totals(run_dir, labels)
-    manifest = write_manifest(shards_dir(run_dir), prepared.files, recipe_text, totals[-1].bytes_out)
+    schema = document_schema(stage_columns_of(prepared.recipe.filter_stages))
+    manifest = write_manifest(shards_dir(run_dir), prepared.files, recipe_text, totals[-1].bytes_out, schema)
     save_summary(run_dir, totals, wall)
     print_summary(console, run_dir, totals, manifest, wall)
     return RunResult(run_dir, True, manifest, [])

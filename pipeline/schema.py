@@ -1,4 +1,10 @@
-"""The Parquet document schema of DESIGN.md, and the schema of `removed/` outputs."""
+"""The Parquet document schema of DESIGN.md, and the schema of `removed/` outputs.
+
+Stages add flat typed columns (`lang`, `lang_score`, `pii_email`, ...) after the base columns, in
+recipe order, so every shard of a run has the same schema.
+"""
+
+from collections.abc import Sequence
 
 import pyarrow as pa
 
@@ -11,7 +17,13 @@ DOCUMENT_SCHEMA = pa.schema(
         pa.field("date", pa.timestamp("us", tz="UTC")),
     ]
 )
+REMOVAL_FIELDS = (pa.field("removed_by", pa.string(), nullable=False), pa.field("removed_detail", pa.string()))
 
-REMOVED_SCHEMA = DOCUMENT_SCHEMA.append(pa.field("removed_by", pa.string(), nullable=False)).append(
-    pa.field("removed_detail", pa.string())
-)
+
+def document_schema(stage_columns: Sequence[pa.Field] = ()) -> pa.Schema:
+    return pa.schema([*DOCUMENT_SCHEMA, *stage_columns])
+
+
+def removed_schema(stage_columns: Sequence[pa.Field] = ()) -> pa.Schema:
+    """Removed documents may leave before a stage sets its columns, so those are nullable here."""
+    return pa.schema([*DOCUMENT_SCHEMA, *(c.with_nullable(True) for c in stage_columns), *REMOVAL_FIELDS])

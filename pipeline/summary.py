@@ -71,7 +71,7 @@ def print_summary(
 ) -> None:
     stages = Table(title=f"gristmill run: {run_dir}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("stage", "docs in", "kept", "removed", "bytes in", "bytes out", "task s", "docs/task s"):
-        stages.add_column(column, justify="left" if column == "stage" else "right")
+        stages.add_column(column, justify="left" if column == "stage" else "right", no_wrap=column == "stage")
     for t in totals:
         rate = f"{t.docs_in / t.seconds:,.0f}" if t.seconds > 0 else "-"
         stages.add_row(
@@ -87,7 +87,7 @@ def print_summary(
     console.print(stages)
     reasons = Table(title="removed, by reason", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("stage", "reason", "docs", "share"):
-        reasons.add_column(column, justify="right" if column in ("docs", "share") else "left")
+        reasons.add_column(column, justify="right" if column in ("docs", "share") else "left", no_wrap=True)
     for t in totals:
         for rule, count in t.removed.most_common():
             reasons.add_row(t.stage, rule, f"{count:,}", f"{count / max(t.docs_in, 1):.1%}")

@@ -2,16 +2,20 @@
 
 Removed documents travel on with `removed_by` / `removed_detail` in their metadata, so the
 writer at the end of the task puts them in `removed/<stage>/`; later stages pass them through.
+A URL filter placed right after ingest runs here, before HTML extraction, so blocked pages cost no
+extraction time (their rows in `removed/url_filter/` have empty text).
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from pipeline.extract import html_to_text, normalise_newlines
+from pipeline.filters.urls import UrlBlocklist, UrlFilterStage
 from pipeline.inputs import InputFile
 from pipeline.progress import TaskProgress, progress_dir
 from pipeline.readers import ReaderOptions, Record, read_records
@@ -32,6 +36,7 @@ class IngestStep(PipelineStep):
         files: list[InputFile],
         plan: list[list[int]],
         limits: list[int | None],
+        url_filter: UrlFilterStage | None = None,
     ):
         super().__init__()
         self.run_dir = run_dir
@@ -40,6 +45,7 @@ class IngestStep(PipelineStep):
         self.files = files
         self.plan = plan
         self.limits = limits
+        self.url_filter = url_filter
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         counters = StageCounters(self.name, rank)
@@ -54,6 +60,7 @@ class IngestStep(PipelineStep):
         )
         limit = self.limits[rank]
         finished_bytes = 0
+        url_check = _UrlCheck(self.url_filter, rank) if self.url_filter else None
         watch = Stopwatch(counters)
         with TimeLimitedWorker(html_to_text, self.options.extract_timeout) as extractor:
             for file_index in self.plan[rank]:
@@ -63,12 +70,16 @@ class IngestStep(PipelineStep):
                     if not record.document:
                         counters.skipped[record.removed_by or "unknown"] += 1
                         continue
-                    document = self._to_document(record, extractor)
+                    document = self._to_document(record, extractor, url_check)
                     removed_by = document.metadata.get("removed_by")
-                    if removed_by:
+                    if removed_by and document.metadata["removed_stage"] == self.name:
                         counters.count_removed(removed_by)
                     else:
-                        counters.count_kept(len(document.text.encode("utf-8")))
+                        size = len(document.text.encode("utf-8"))
+                        counters.count_kept(size)
+                        if url_check and not removed_by:
+                            url_check.counters.count_kept(size)
+                            url_check.counters.bytes_in += size
                     counters.bytes_in += record.raw_bytes
                     progress.update(finished_bytes + record.position, counters.docs_in)
                     watch.pause()
@@ -82,8 +93,10 @@ class IngestStep(PipelineStep):
         watch.pause()
         progress.update(finished_bytes, counters.docs_in, force=True)
         counters.save(self.run_dir)
+        if url_check:
+            url_check.counters.save(self.run_dir)
 
-    def _to_document(self, record: Record, extractor: TimeLimitedWorker) -> Document:
+    def _to_document(self, record: Record, extractor: TimeLimitedWorker, url_check: _UrlCheck | None) -> Document:
         metadata = {
             "url": record.url,
             "source": record.source,
@@ -95,6 +108,14 @@ class IngestStep(PipelineStep):
         document = Document(text=normalise_newlines(record.text or ""), id=record.id, metadata=metadata)
         if record.removed_by:
             return document
+        if url_check:
+            started = time.perf_counter()
+            verdict = url_check.blocklist.check(record.url)
+            url_check.counters.seconds += time.perf_counter() - started
+            if not verdict.kept:
+                url_check.counters.count_removed(verdict.removed_by or "url_filter")
+                document.text = ""
+                return _remove(document, "url_filter", verdict.removed_by or "", verdict.removed_detail or "")
         if record.html is not None:
             try:
                 document.text, _ = extractor(
@@ -107,6 +128,14 @@ class IngestStep(PipelineStep):
         if not document.text.strip():
             return _remove(document, self.name, "empty_text", "no text after extraction")
         return document
+
+
+class _UrlCheck:
+    """The URL filter stage when it runs inside ingest: its blocklist and its own counters."""
+
+    def __init__(self, options: UrlFilterStage, task: int):
+        self.blocklist = UrlBlocklist(options)
+        self.counters = StageCounters("url_filter", task)
 
 
 def _remove(document: Document, stage: str, rule: str, detail: str) -> Document:

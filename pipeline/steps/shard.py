@@ -1,5 +1,8 @@
 """The shard stage as the last datatrove step of a task: kept documents to `shards/`, removed ones to
 `removed/<stage>/`, each task owning the files that start with `part-<task>`.
+
+With language routing on, kept documents go to `shards/lang=<code>/` (hive-style partitions that
+pyarrow, polars and Spark read as a `lang` column).
 """
 
 from __future__ import annotations
@@ -7,12 +10,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pyarrow as pa
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from pipeline.parquet_writer import ParquetShardWriter, remove_task_outputs
 from pipeline.recipe import ShardStage
-from pipeline.schema import DOCUMENT_SCHEMA, REMOVED_SCHEMA
+from pipeline.schema import document_schema, removed_schema
 from pipeline.steps.counters import StageCounters
 
 
@@ -28,40 +32,56 @@ class ShardStep(PipelineStep):
     name = "shard"
     type = "gristmill"
 
-    def __init__(self, run_dir: Path, options: ShardStage, removed_stages: list[str]):
+    def __init__(
+        self,
+        run_dir: Path,
+        options: ShardStage,
+        removed_stages: list[str],
+        stage_columns: list[pa.Field] | None = None,
+        route_by_lang: bool = False,
+    ):
         super().__init__()
         self.run_dir = run_dir
         self.options = options
         self.removed_stages = removed_stages
+        self.stage_columns = stage_columns or []
+        self.route_by_lang = route_by_lang
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         prefix = f"part-{rank:05d}"
-        for folder in [shards_dir(self.run_dir)] + [removed_dir(self.run_dir, s) for s in self.removed_stages]:
+        shards = shards_dir(self.run_dir)
+        folders = [shards, *shards.glob("lang=*"), *(removed_dir(self.run_dir, s) for s in self.removed_stages)]
+        for folder in folders:
             remove_task_outputs(folder, prefix)
         counters = StageCounters(self.name, rank)
-        kept = self._writer(shards_dir(self.run_dir), prefix, DOCUMENT_SCHEMA)
+        kept_schema = document_schema(self.stage_columns)
+        kept: dict[str, ParquetShardWriter] = {}
         removed: dict[str, ParquetShardWriter] = {}
         for document in data or ():
             started = time.perf_counter()
-            row = _row(document)
+            row = self._row(document)
             stage = document.metadata.get("removed_stage")
             if stage:
                 if stage not in removed:
-                    removed[stage] = self._writer(removed_dir(self.run_dir, stage), prefix, REMOVED_SCHEMA)
+                    schema = removed_schema(self.stage_columns)
+                    removed[stage] = self._writer(removed_dir(self.run_dir, stage), prefix, schema)
                 removed[stage].write(row)
             else:
-                kept.write(row)
+                folder = shards / f"lang={row['lang']}" if self.route_by_lang else shards
+                if folder not in kept:
+                    kept[folder] = self._writer(folder, prefix, kept_schema)
+                kept[folder].write(row)
                 counters.count_kept(len(row["text"].encode("utf-8")))
             counters.seconds += time.perf_counter() - started
         started = time.perf_counter()
-        for writer in [kept, *removed.values()]:
+        for writer in [*kept.values(), *removed.values()]:
             writer.close()
         counters.seconds += time.perf_counter() - started
         counters.bytes_in = counters.bytes_out
         counters.save(self.run_dir)
         yield from ()
 
-    def _writer(self, folder: Path, prefix: str, schema) -> ParquetShardWriter:
+    def _writer(self, folder: Path, prefix: str, schema: pa.Schema) -> ParquetShardWriter:
         return ParquetShardWriter(
             folder,
             prefix,
@@ -71,15 +91,17 @@ class ShardStep(PipelineStep):
             compression_level=self.options.compression_level,
         )
 
-
-def _row(document: Document) -> dict:
-    meta = document.metadata
-    return {
-        "id": document.id,
-        "text": document.text,
-        "url": meta.get("url"),
-        "source": meta.get("source"),
-        "date": meta.get("date"),
-        "removed_by": meta.get("removed_by"),
-        "removed_detail": meta.get("removed_detail"),
-    }
+    def _row(self, document: Document) -> dict:
+        meta = document.metadata
+        row = {
+            "id": document.id,
+            "text": document.text,
+            "url": meta.get("url"),
+            "source": meta.get("source"),
+            "date": meta.get("date"),
+            "removed_by": meta.get("removed_by"),
+            "removed_detail": meta.get("removed_detail"),
+        }
+        for column in self.stage_columns:
+            row[column.name] = meta.get(column.name)
+        return row

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
+import tomli_w
 
 from gristmill.errors import UserError
-from pipeline.recipe import load_recipe
+from pipeline.recipe import load_recipe, recipe_from_dict
+from pipeline.runner import prepare_run, resolved_recipe
 
 INGEST = '[[stage]]\nkind = "ingest"\n'
 
@@ -162,6 +165,11 @@ def test_slurm_table_is_not_needed_for_local_runs(tmp_path: Path):
     assert (recipe.executor.kind, recipe.executor.workers, recipe.executor.slurm) == ("local", 2, None)
 
 
+ALL_KINDS = (
+    "'ingest', 'url_filter', 'langid', 'gopher_repetition', 'gopher_quality', 'c4', 'fineweb', 'length', 'pii', 'shard'"
+)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -174,8 +182,9 @@ def test_slurm_table_is_not_needed_for_local_runs(tmp_path: Path):
             INGEST + '[[stage]]\nkind = "shard"\n[[stage]]\nkind = "shard"\n',
             "stage: expected exactly one 'shard' stage, got 2",
         ),
-        (INGEST + '[[stage]]\nkind = "dedup"\n', "stage[1].kind: expected one of 'ingest', 'shard', got 'dedup'"),
-        ("[[stage]]\ninputs = []\n", "stage[0].kind: expected one of 'ingest', 'shard', got None"),
+        (INGEST + '[[stage]]\nkind = "dedup"\n', f"stage[1].kind: expected one of {ALL_KINDS}, got 'dedup'"),
+        ("[[stage]]\ninputs = []\n", f"stage[0].kind: expected one of {ALL_KINDS}, got None"),
+        (INGEST + '[[stage]]\nkind = "pii"\n[[stage]]\nkind = "pii"\n', "stage[2].kind: 'pii' appears twice"),
         ('[run]\nname = "no stages"\n', "stage[0].kind: expected 'ingest' as the first stage"),
     ],
 )
@@ -231,3 +240,61 @@ def test_zero_sizes_are_refused(tmp_path: Path, key: str):
     path.write_text(f'[[stage]]\nkind = "ingest"\n[[stage]]\nkind = "shard"\n{key} = 0\n')
     with pytest.raises(UserError, match=rf"stage\[1\]\.{key}: expected greater than 0"):
         load_recipe(path)
+
+
+FILTERS = INGEST + (
+    '[[stage]]\nkind = "url_filter"\ndefault_lists = false\ndomains_files = ["lists/domains.txt"]\n'
+    '[[stage]]\nkind = "langid"\nkeep = ["en"]\nmin_score = 0.65\n'
+    '[[stage]]\nkind = "gopher_repetition"\nmax_top_ngram_chars = { "2" = 0.25 }\n'
+    '[[stage]]\nkind = "pii"\n'
+)
+
+
+def test_filter_stages_parse_in_order_with_lists_resolved_against_the_recipe(tmp_path: Path):
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "domains.txt").write_text("bad.example\n")
+    recipe = load_recipe(write(tmp_path, FILTERS))
+    assert [s.kind for s in recipe.stage] == ["ingest", "url_filter", "langid", "gopher_repetition", "pii", "shard"]
+    assert [s.kind for s in recipe.filter_stages] == ["url_filter", "langid", "gopher_repetition", "pii"]
+    assert recipe.stage[1].domains_files == [str(tmp_path / "lists" / "domains.txt")]
+    assert recipe.stage[3].max_top_ngram_chars == {"2": 0.25}
+
+
+@pytest.mark.parametrize(
+    ("stage", "expected"),
+    [
+        ('kind = "langid"\nkeep = ["English"]\n', "stage[1].keep[0]: String should match pattern"),
+        ('kind = "langid"\nmin_score = 1.5\n', "stage[1].min_score: expected less than or equal to 1, got 1.5"),
+        ('kind = "gopher_quality"\nmin_words = "50"\n', "stage[1].min_words: expected a valid integer, got '50'"),
+        ('kind = "c4"\nterminal_punctuation = "no"\n', "stage[1].terminal_punctuation: expected a valid boolean"),
+        ('kind = "fineweb"\nmax_short_lines = 2\n', "stage[1].max_short_lines: expected less than or equal to 1"),
+        ('kind = "gopher_repetition"\nmax_top_ngram_chars = { two = 0.2 }\n', "stage[1].max_top_ngram_chars: "),
+        ('kind = "pii"\nphone_mask = "x"\n', "stage[1].phone_mask: unknown key; expected one of"),
+    ],
+)
+def test_bad_filter_parameters_are_one_line_errors(tmp_path: Path, stage: str, expected: str):
+    assert error_of(write(tmp_path, INGEST + "[[stage]]\n" + stage)).startswith(expected)
+
+
+def test_missing_url_list_file_is_refused_up_front(tmp_path: Path):
+    text = INGEST + '[[stage]]\nkind = "url_filter"\nbanned_words_files = ["absent.txt"]\n'
+    assert error_of(write(tmp_path, text)) == (
+        f"stage[1].banned_words_files: list file not found: {tmp_path / 'absent.txt'}"
+    )
+
+
+def test_switched_off_rules_stay_off_in_the_resolved_recipe(tmp_path: Path):
+    (tmp_path / "in.txt").write_text("hello")
+    text = (
+        '[[stage]]\nkind = "ingest"\ninputs = ["in.txt"]\n'
+        '[[stage]]\nkind = "gopher_quality"\nmin_words = false\n[[stage]]\nkind = "length"\n'
+    )
+    prepared = prepare_run(write(tmp_path, text))
+    assert prepared.recipe.stage[1].min_words is None
+    resolved = tmp_path / "resolved.toml"
+    resolved.write_text(tomli_w.dumps(resolved_recipe(prepared)).replace("[gristmill]", "[ignored]"))
+    data = tomllib.loads(resolved.read_text())
+    assert data["stage"][1]["min_words"] is False and data["stage"][2]["min_chars"] is False
+    del data["ignored"]
+    again = recipe_from_dict(data, source="resolved.toml", base_dir=tmp_path)
+    assert again.stage[1].min_words is None and again.stage[1].max_words == 100_000

@@ -1,0 +1,1 @@
+"""Per-document filter stages: each one a plain function on one document and a recipe stage."""

@@ -1,0 +1,134 @@
+"""A chain of per-document stages run fused over batches of documents, with per-stage accounting.
+
+The chain is stage-major over a batch: each stage sees every surviving document of the batch before
+the next stage starts, so a stage's state (the fastText model, the URL lists) stays hot, and the
+word splits cached by `pipeline.filters.words` are shared by the stages that follow.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from pipeline.filters.c4 import C4_COLUMNS, C4Stage, c4_filter
+from pipeline.filters.fineweb import FineWebStage, fineweb_filter
+from pipeline.filters.gopher import GopherQualityStage, GopherRepetitionStage, gopher_quality, gopher_repetition
+from pipeline.filters.langid import LANG_COLUMNS, LangIdStage, identify_language
+from pipeline.filters.length import LengthStage, length_filter
+from pipeline.filters.pii import PII_COLUMNS, PiiStage, mask_pii
+from pipeline.filters.urls import UrlBlocklist, UrlFilterStage
+from pipeline.filters.verdict import Verdict
+from pipeline.steps.counters import StageCounters
+
+FilterStage = (
+    UrlFilterStage
+    | GopherQualityStage
+    | GopherRepetitionStage
+    | C4Stage
+    | FineWebStage
+    | LengthStage
+    | PiiStage
+    | LangIdStage
+)
+FILTER_STAGES: tuple[type[FilterStage], ...] = (
+    UrlFilterStage,
+    LangIdStage,
+    GopherRepetitionStage,
+    GopherQualityStage,
+    C4Stage,
+    FineWebStage,
+    LengthStage,
+    PiiStage,
+)
+Runner = Callable[[str, str | None], Verdict]
+
+
+def stage_columns(options: FilterStage) -> tuple[pa.Field, ...]:
+    """The typed columns a stage adds to every document it sees (DESIGN.md: `<stage>_<signal>`)."""
+    return {LangIdStage: LANG_COLUMNS, PiiStage: PII_COLUMNS, C4Stage: C4_COLUMNS}.get(type(options), ())
+
+
+def build_runner(options: FilterStage) -> Runner:
+    """The callable that applies one stage to (text, url); heavy state is loaded here, once."""
+    if isinstance(options, UrlFilterStage):
+        blocklist = UrlBlocklist(options)
+        return lambda text, url: blocklist.check(url, text)
+    functions: dict[type, Callable[[str, Any], Verdict]] = {
+        GopherQualityStage: gopher_quality,
+        GopherRepetitionStage: gopher_repetition,
+        C4Stage: c4_filter,
+        FineWebStage: fineweb_filter,
+        LengthStage: length_filter,
+        PiiStage: mask_pii,
+        LangIdStage: identify_language,
+    }
+    function = functions[type(options)]
+    return lambda text, url: function(text, options)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """Where one document ended: kept (with its final text) or removed by `stage` under `removed_by`."""
+
+    text: str
+    stage: str | None = None
+    removed_by: str | None = None
+    removed_detail: str | None = None
+    columns: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kept(self) -> bool:
+        return self.stage is None
+
+
+class FilterChain:
+    def __init__(self, stages: Sequence[FilterStage], task: int = 0):
+        self.stages = list(stages)
+        self.runners = [build_runner(options) for options in self.stages]
+        self.counters = {options.kind: StageCounters(options.kind, task) for options in self.stages}
+
+    @property
+    def columns(self) -> list[pa.Field]:
+        return [column for options in self.stages for column in stage_columns(options)]
+
+    def apply(self, texts: Sequence[str], urls: Sequence[str | None] | None = None) -> list[Outcome]:
+        """Run every stage over the batch; a document stops at the first stage that removes it."""
+        urls = urls if urls is not None else [None] * len(texts)
+        outcomes = [Outcome(text) for text in texts]
+        sizes = [len(text.encode("utf-8", "replace")) for text in texts]
+        alive = list(range(len(texts)))
+        for options, runner in zip(self.stages, self.runners, strict=True):
+            counters = self.counters[options.kind]
+            started = time.perf_counter()
+            survivors = []
+            for i in alive:
+                outcome = outcomes[i]
+                verdict = _safely(runner, options.kind, outcome.text, urls[i])
+                counters.bytes_in += sizes[i]
+                outcome.columns.update(verdict.columns)
+                if verdict.text is not outcome.text:
+                    outcome.text = verdict.text
+                    sizes[i] = len(verdict.text.encode("utf-8", "replace"))
+                if verdict.removed_by is None:
+                    counters.count_kept(sizes[i])
+                    survivors.append(i)
+                else:
+                    counters.count_removed(verdict.removed_by)
+                    outcome.stage = options.kind
+                    outcome.removed_by = verdict.removed_by
+                    outcome.removed_detail = verdict.removed_detail
+            counters.seconds += time.perf_counter() - started
+            alive = survivors
+        return outcomes
+
+
+def _safely(runner: Runner, kind: str, text: str, url: str | None) -> Verdict:
+    """A rule that fails on one document removes that document with the error, not the whole task."""
+    try:
+        return runner(text, url)
+    except Exception as error:  # counted and written to removed/<stage>/ with the message
+        return Verdict(text, f"{kind}_error", f"{type(error).__name__}: {error}")
