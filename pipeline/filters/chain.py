@@ -20,7 +20,7 @@ from pipeline.filters.gopher import GopherQualityStage, GopherRepetitionStage, g
 from pipeline.filters.langid import LANG_COLUMNS, LangIdStage, identify_language
 from pipeline.filters.length import LengthStage, length_filter
 from pipeline.filters.pii import PII_COLUMNS, PiiStage, mask_pii
-from pipeline.filters.urls import UrlBlocklist, UrlFilterStage
+from pipeline.filters.urls import UrlFilterStage, shared_blocklist
 from pipeline.filters.verdict import Verdict
 from pipeline.steps.counters import StageCounters
 
@@ -55,7 +55,7 @@ def stage_columns(options: FilterStage) -> tuple[pa.Field, ...]:
 def build_runner(options: FilterStage) -> Runner:
     """The callable that applies one stage to (text, url); heavy state is loaded here, once."""
     if isinstance(options, UrlFilterStage):
-        blocklist = UrlBlocklist(options)
+        blocklist = shared_blocklist(options)
         return lambda text, url: blocklist.check(url, text)
     functions: dict[type, Callable[[str, Any], Verdict]] = {
         GopherQualityStage: gopher_quality,

@@ -16,7 +16,7 @@ import regex
 from pydantic import Field
 
 from pipeline.filters.verdict import Verdict, removed
-from pipeline.filters.words import word_count
+from pipeline.filters.words import tokens
 from pipeline.section import Section, switchable
 
 Fraction = switchable(Annotated[float, Field(ge=0, le=1)])
@@ -64,7 +64,7 @@ def fineweb_filter(text: str, options: FineWebStage | None = None) -> Verdict:
         if share >= o.max_short_lines:
             return removed(text, "fineweb_short_lines", "short_lines", share, ">=", o.max_short_lines)
     if o.max_newlines_per_word is not None:
-        ratio = text.count("\n") / max(word_count(text), 1)
+        ratio = text.count("\n") / max(len(tokens(text)), 1)
         if ratio > o.max_newlines_per_word:
             return removed(text, "fineweb_list_ratio", "newlines/words", ratio, ">", o.max_newlines_per_word)
     return Verdict(text)

@@ -10,13 +10,14 @@ word rule needs that language's stop words; the multilingual recipe leaves those
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
 from pipeline.filters.ngrams import NgramIndex
 from pipeline.filters.verdict import Verdict, removed
-from pipeline.filters.words import content_words, has_letter, symbol_word_count
+from pipeline.filters.words import content_words, letter_token_share
 from pipeline.section import Section, switchable
 
 Fraction = switchable(Annotated[float, Field(ge=0, le=1)])
@@ -71,8 +72,9 @@ class GopherRepetitionStage(Section):
 def gopher_quality(text: str, options: GopherQualityStage | None = None) -> Verdict:
     """Remove documents that are too short or long, symbol-heavy, list-like, or lack English function words.
 
-    Words are the words with a letter or digit; the alpha-word share counts symbol words too, so
-    punctuation soup fails it. Line rules look at non-blank lines only.
+    Words are the words with a letter or digit; the alpha-word share is over tokens (punctuation
+    included, see `pipeline.filters.words.tokens`), so punctuation soup fails it. Line rules look at
+    non-blank lines only.
     """
     o = options or GopherQualityStage()
     words = content_words(text)
@@ -108,17 +110,20 @@ def gopher_quality(text: str, options: GopherQualityStage | None = None) -> Verd
             share = sum(line.endswith(ELLIPSES) for line in lines) / len(lines)
             if share > o.max_ellipsis_lines:
                 return removed(text, "gopher_ellipsis_lines", "ellipsis_lines", share, ">", o.max_ellipsis_lines)
-    all_words = n_words + symbol_word_count(text)
-    if o.min_alpha_words is not None and all_words:
-        share = sum(map(has_letter, words)) / all_words
+    if o.min_alpha_words is not None:
+        share = letter_token_share(text)
         if share < o.min_alpha_words:
             return removed(text, "gopher_alpha_words", "alpha_words", share, "<", o.min_alpha_words)
     if o.min_stop_words is not None and o.min_stop_words > 0:
-        stop_words = {w.lower() for w in o.stop_words}
-        found = len(stop_words.intersection(w.lower() for w in words))
+        found = len(_lowered(tuple(o.stop_words)).intersection(map(str.lower, words)))
         if found < o.min_stop_words:
             return removed(text, "gopher_stop_words", "stop_words", found, "<", o.min_stop_words)
     return Verdict(text)
+
+
+@cache
+def _lowered(words: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(w.lower() for w in words)
 
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")

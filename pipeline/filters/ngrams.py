@@ -29,6 +29,8 @@ class NgramIndex:
     word_hashes: np.ndarray
     word_lengths: np.ndarray
     total_chars: int
+    # smallest n seen with no repeated n-gram: then no longer n-gram repeats either, so those are skipped
+    unique_from: int | None = None
 
     @classmethod
     def of(cls, words: tuple[str, ...]) -> NgramIndex:
@@ -45,6 +47,9 @@ class NgramIndex:
                 h = h[:-1] * _MULTIPLIER + self.word_hashes[k:]
         return h
 
+    def _known_unique(self, n: int) -> bool:
+        return self.unique_from is not None and n >= self.unique_from
+
     def top_ngram_fraction(self, n: int) -> float:
         """Characters of the most repeated n-gram times its count, over all word characters.
 
@@ -52,9 +57,12 @@ class NgramIndex:
         """
         if len(self.word_hashes) < n + 1 or self.total_chars == 0:
             return 0.0
+        if self._known_unique(n):
+            return 0.0
         groups = _Groups(self.hashes(n))
         top = groups.counts.max()
         if top < 2:
+            self.unique_from = n
             return 0.0
         starts = groups.order[groups.starts[groups.counts == top]]  # one occurrence of each top n-gram
         cumulative = np.concatenate(([0], np.cumsum(self.word_lengths)))
@@ -69,8 +77,11 @@ class NgramIndex:
         count = len(self.word_hashes) - n + 1
         if count < 2 or self.total_chars == 0:
             return 0.0
+        if self._known_unique(n):
+            return 0.0
         groups = _Groups(self.hashes(n))
         if len(groups.starts) == count:
+            self.unique_from = n
             return 0.0
         repeated = np.ones(count, dtype=bool)
         repeated[np.minimum.reduceat(groups.order, groups.starts)] = False  # first occurrences

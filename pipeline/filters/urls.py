@@ -158,13 +158,17 @@ class UrlBlocklist:
 _BLOCKLISTS: dict[str, UrlBlocklist] = {}
 
 
-def url_filter(url: str | None, text: str = "", options: UrlFilterStage | None = None) -> Verdict:
-    """Plain-function form for notebooks; the blocklist is built once per distinct options (files read once)."""
-    options = options or UrlFilterStage()
+def shared_blocklist(options: UrlFilterStage) -> UrlBlocklist:
+    """One blocklist per distinct options per process: a worker that runs many tasks loads the lists once."""
     key = options.model_dump_json()
     if key not in _BLOCKLISTS:
         _BLOCKLISTS[key] = UrlBlocklist(options)
-    return _BLOCKLISTS[key].check(url, text)
+    return _BLOCKLISTS[key]
+
+
+def url_filter(url: str | None, text: str = "", options: UrlFilterStage | None = None) -> Verdict:
+    """Plain-function form for notebooks; the blocklist is built once per distinct options (files read once)."""
+    return shared_blocklist(options or UrlFilterStage()).check(url, text)
 
 
 class _HashSet:

@@ -5,15 +5,18 @@ document (Gopher, FineWeb, C4 each do it in other tools) dominates filter time. 
 split once and the result is cached, so the stages of a chain share it.
 
 What a "word" is:
-- a run of letters, marks and digits, with inner apostrophes or hyphens (`don't`, `e-mail`), for
-  every script written with spaces (Latin, Cyrillic, Greek, Arabic, Hebrew, Devanagari, Hangul, ...);
+- a run of letters, marks and digits, for every script written with spaces (Latin, Cyrillic, Greek,
+  Arabic, Hebrew, Devanagari, Hangul, ...); apostrophes and hyphens split words (`don't` is `don` + `t`,
+  `e-mail` is `e` + `mail`), much as spaCy's English tokenizer splits them;
 - one character for Han ideographs and Hiragana (Chinese and Japanese are written without spaces, and
   a dictionary segmenter is a model download); a run of Katakana is one word (mostly loanwords);
 - for Thai, Lao, Khmer, Myanmar and Tibetan, which also have no spaces between words, the whole run
   between spaces or punctuation is one word (these runs are phrases, so word counts come out low and
   word lengths high: the Gopher word-count and mean-word-length rules are not meaningful there);
-- a run of punctuation/symbol characters (`...`, `#`, `--`) is one "symbol word"; rules that count
-  words say whether they count these.
+- two rules are defined on tokenizer output in the tools that published them (the share of words with
+  a letter, newlines per word): for those, `tokens` keeps letter/digit runs joined by inner punctuation
+  together (`usr/share`, `3.14`) and makes every other punctuation character a token, as spaCy's
+  English tokenizer mostly does.
 """
 
 from __future__ import annotations
@@ -22,14 +25,16 @@ from functools import lru_cache
 
 import regex
 
-_LETTERS = r"[[\p{L}\p{M}\p{N}]--[\p{Han}\p{Hiragana}\p{Katakana}]]"
+_CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
 # possessive quantifiers: no backtracking state, so a 10 MB "word" costs no more than 10 MB of prose
-_CONTENT_WORD = regex.compile(
-    rf"[\p{{Han}}\p{{Hiragana}}]|\p{{Katakana}}++|{_LETTERS}++(?:['’\-]{_LETTERS}++)*+",
-    regex.V1,
+_WORD = regex.compile(r"[\p{L}\p{M}\p{N}]++")
+_WORD_CJK = regex.compile(
+    r"[\p{Han}\p{Hiragana}]|\p{Katakana}++|[[\p{L}\p{M}\p{N}]--[\p{Han}\p{Hiragana}\p{Katakana}]]++", regex.V1
 )
-# runs of punctuation/symbols, except an apostrophe or hyphen joining two parts of a content word
-_SYMBOL_WORD = regex.compile(r"(?:[^\s\p{L}\p{M}\p{N}'’\-]|(?<![\p{L}\p{M}\p{N}])['’\-]|['’\-](?![\p{L}\p{M}\p{N}]))++")
+_PUNCT = r"[^\s\p{L}\p{M}\p{N}]"
+# tokens as an English tokenizer (spaCy) would mostly cut them: letter/digit runs joined by inner
+# punctuation (`usr/share`, `3.14`, `e-mail`) are one token; every other punctuation character is one
+_TOKEN = regex.compile(rf"[\p{{L}}\p{{M}}\p{{N}}]++(?:{_PUNCT}++[\p{{L}}\p{{M}}\p{{N}}]++)*+|{_PUNCT}")
 _HAS_LETTER = regex.compile(r"\p{L}")
 # sentence ends: CJK full stops anywhere; other terminal punctuation before a space or the line end
 _SENTENCE_END = regex.compile(r"[。！？]+|[.!?।॥؟۔።…]+['\"”’)\]]*(?=\s|$)")
@@ -40,18 +45,35 @@ CACHE_SIZE = 4096
 @lru_cache(maxsize=CACHE_SIZE)
 def content_words(text: str) -> tuple[str, ...]:
     """Words with a letter, mark or digit, in order: the words the rules count; cached for the chain."""
-    return tuple(_CONTENT_WORD.findall(text))
+    if _CJK.search(text):
+        return tuple(_WORD_CJK.findall(text))
+    # Without Han or Kana the words are the letter/digit runs inside the tokens, which the chain needs
+    # anyway: splitting the few tokens with inner punctuation is cheaper than a second regex pass.
+    words: list[str] = []
+    for token in tokens(text):
+        if token.isalnum():
+            words.append(token)
+        elif len(token) > 1 or _WORD.match(token):
+            words.extend(_WORD.findall(token))
+    return tuple(words)
 
 
 @lru_cache(maxsize=CACHE_SIZE)
-def symbol_word_count(text: str) -> int:
-    """Runs of punctuation and symbols (`...`, `#`, `--`), which some rules count as words."""
-    return len(_SYMBOL_WORD.findall(text))
+def tokens(text: str) -> tuple[str, ...]:
+    """Tokens for the rules defined on tokenizer output (share of words with a letter, newlines per word)."""
+    return tuple(_TOKEN.findall(text))
 
 
-def word_count(text: str) -> int:
-    """Content words plus symbol words."""
-    return len(content_words(text)) + symbol_word_count(text)
+def letter_token_share(text: str) -> float:
+    """Share of tokens with a letter; 1.0 for a text without tokens."""
+    found = tokens(text)
+    if not found:
+        return 1.0
+    # most tokens are all letters, and a one-character token that is not is a digit or punctuation:
+    # only the rest need a closer look
+    mixed = [t for t in found if len(t) > 1 and not t.isalpha()]
+    single_non_letters = sum(1 for t in found if len(t) == 1 and not t.isalpha())
+    return (len(found) - len(mixed) - single_non_letters + sum(map(has_letter, mixed))) / len(found)
 
 
 def has_letter(word: str) -> bool:

@@ -15,7 +15,7 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from pipeline.extract import html_to_text, normalise_newlines
-from pipeline.filters.urls import UrlBlocklist, UrlFilterStage
+from pipeline.filters.urls import UrlFilterStage, shared_blocklist
 from pipeline.inputs import InputFile
 from pipeline.progress import TaskProgress, progress_dir
 from pipeline.readers import ReaderOptions, Record, read_records
@@ -134,7 +134,7 @@ class _UrlCheck:
     """The URL filter stage when it runs inside ingest: its blocklist and its own counters."""
 
     def __init__(self, options: UrlFilterStage, task: int):
-        self.blocklist = UrlBlocklist(options)
+        self.blocklist = shared_blocklist(options)
         self.counters = StageCounters("url_filter", task)
 
 

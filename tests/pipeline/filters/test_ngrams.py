@@ -42,3 +42,12 @@ def test_empty_and_short_inputs() -> None:
     assert NgramIndex.of(("a",) * 3).duplicate_ngram_fraction(5) == 0.0
     # 5-grams at 0 and 1 are equal: the second covers words 1..5
     assert NgramIndex.of(("a",) * 6).duplicate_ngram_fraction(5) == pytest.approx(5 / 6)
+
+
+def test_longer_ngrams_are_skipped_once_shorter_ones_are_all_unique() -> None:
+    index = NgramIndex.of(("a", "b", "c", "d", "e", "f", "g"))
+    assert index.duplicate_ngram_fraction(5) == 0.0
+    assert index.unique_from == 5
+    assert index.duplicate_ngram_fraction(7) == 0.0 and index.top_ngram_fraction(6) == 0.0
+    repeated = NgramIndex.of(("a", "b", "a", "b", "a", "b"))
+    assert repeated.top_ngram_fraction(2) > 0 and repeated.unique_from is None

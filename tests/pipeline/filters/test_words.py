@@ -2,37 +2,57 @@
 
 import pytest
 
-from pipeline.filters.words import content_words, count_sentences, has_letter, symbol_word_count, word_count
+from pipeline.filters.words import content_words, count_sentences, has_letter, letter_token_share, tokens
 
 
 @pytest.mark.parametrize(
-    ("text", "words", "symbols"),
+    ("text", "words"),
     [
-        ("Hello, world.", ("Hello", "world"), 2),
-        ("don't e-mail", ("don't", "e-mail"), 0),
-        ("trailing- 'quote'", ("trailing", "quote"), 3),
-        ("wait... #tag --", ("wait", "tag"), 3),
-        ("3.14", ("3", "14"), 1),
-        ("Привет мир", ("Привет", "мир"), 0),
-        ("日本語のテキスト", ("日", "本", "語", "の", "テキスト"), 0),
-        ("abc日本", ("abc", "日", "本"), 0),
-        ("中文分词。", ("中", "文", "分", "词"), 1),
-        ("ภาษาไทย ดี", ("ภาษาไทย", "ดี"), 0),
-        ("नमस्ते दुनिया", ("नमस्ते", "दुनिया"), 0),
-        ("한국어 문장", ("한국어", "문장"), 0),
-        ("مرحبا بالعالم", ("مرحبا", "بالعالم"), 0),
-        ("", (), 0),
-        (" \t\n ", (), 0),
+        ("Hello, world.", ("Hello", "world")),
+        ("don't e-mail", ("don", "t", "e", "mail")),
+        ("trailing- 'quote'", ("trailing", "quote")),
+        ("wait... #tag --", ("wait", "tag")),
+        ("3.14", ("3", "14")),
+        ("Ελληνικά, ça va", ("Ελληνικά", "ça", "va")),
+        ("Привет мир", ("Привет", "мир")),
+        ("日本語のテキスト", ("日", "本", "語", "の", "テキスト")),
+        ("abc日本", ("abc", "日", "本")),
+        ("中文分词。", ("中", "文", "分", "词")),
+        ("ภาษาไทย ดี", ("ภาษาไทย", "ดี")),
+        ("नमस्ते दुनिया", ("नमस्ते", "दुनिया")),
+        ("한국어 문장", ("한국어", "문장")),
+        ("مرحبا بالعالم", ("مرحبا", "بالعالم")),
+        ("", ()),
+        (" \t\n ", ()),
     ],
 )
-def test_words_and_symbols(text: str, words: tuple[str, ...], symbols: int) -> None:
+def test_content_words(text: str, words: tuple[str, ...]) -> None:
     assert content_words(text) == words
-    assert symbol_word_count(text) == symbols
-    assert word_count(text) == len(words) + symbols
 
 
 @pytest.mark.parametrize(
-    ("word", "letter"), [("abc", True), ("123", False), ("a1", True), ("don't", True), ("नमस्ते", True), ("٣٤", False)]
+    ("text", "expected"),
+    [
+        ("Hello, world.", ("Hello", ",", "world", ".")),
+        ("see /usr/share/doc (v3.14)!", ("see", "/", "usr/share/doc", "(", "v3.14", ")", "!")),
+        ("don't -- stop...", ("don't", "-", "-", "stop", ".", ".", ".")),
+        ("", ()),
+    ],
+)
+def test_tokens_keep_inner_punctuation_and_split_the_rest(text: str, expected: tuple[str, ...]) -> None:
+    assert tokens(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "share"),
+    [("Hello, world.", 2 / 4), ("version 3.14 (2024)", 1 / 5), ("/usr/share/doc", 1 / 2), ("", 1.0)],
+)
+def test_letter_token_share(text: str, share: float) -> None:
+    assert letter_token_share(text) == pytest.approx(share)
+
+
+@pytest.mark.parametrize(
+    ("word", "letter"), [("abc", True), ("123", False), ("a1", True), ("Ça", True), ("नमस्ते", True), ("٣٤", False)]
 )
 def test_has_letter(word: str, letter: bool) -> None:
     assert has_letter(word) is letter
