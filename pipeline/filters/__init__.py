@@ -1,8 +1,8 @@
 """Per-document filter stages: each one a plain function on one document and a recipe stage.
 
-    from pipeline.filters import gopher_quality, GopherQualityStage
-    gopher_quality(text)                                   # Verdict(text, removed_by, removed_detail, columns)
-    gopher_quality(text, GopherQualityStage(min_words=20))
+from pipeline.filters import gopher_quality, GopherQualityStage
+gopher_quality(text)                                   # Verdict(text, removed_by, removed_detail, columns)
+gopher_quality(text, GopherQualityStage(min_words=20))
 """
 
 from pipeline.filters.c4 import C4Stage, c4_filter
