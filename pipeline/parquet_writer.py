@@ -50,6 +50,14 @@ class ParquetShardWriter:
         if self._buffered_bytes >= self.row_group_bytes or len(self._columns["id"]) >= MAX_ROWS_PER_GROUP:
             self._flush()
 
+    @property
+    def buffered_bytes(self) -> int:
+        return self._buffered_bytes
+
+    def flush(self) -> None:
+        """Write the buffered rows as a row group now (bounds memory when many writers are open)."""
+        self._flush()
+
     def close(self) -> list[Path]:
         """Write what is buffered, finish the open shard, and return every shard written."""
         self._flush()

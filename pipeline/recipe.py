@@ -124,6 +124,7 @@ def load_recipe(path: str | Path) -> Recipe:
 
 def recipe_from_dict(raw: dict[str, Any], source: str, base_dir: Path) -> Recipe:
     """Validate a recipe given as a dict (e.g. parsed TOML); `source` names it in error messages."""
+    raw.pop("gristmill", None)  # provenance written into RUN/recipe.toml, so a resolved recipe runs again
     raw.setdefault("stage", [])
     if isinstance(raw["stage"], list) and not any(
         isinstance(s, dict) and s.get("kind") == "shard" for s in raw["stage"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import sys
@@ -35,7 +36,7 @@ from pipeline.filters.urls import UrlFilterStage
 from pipeline.inputs import InputFile, assign_files_to_tasks, resolve_inputs
 from pipeline.manifest import write_manifest
 from pipeline.progress import ProgressWatcher
-from pipeline.recipe import Recipe, load_recipe
+from pipeline.recipe import URL_LIST_FIELDS, Recipe, load_recipe
 from pipeline.schema import document_schema
 from pipeline.steps.filter import FilterStep
 from pipeline.steps.ingest import IngestStep
@@ -121,7 +122,16 @@ def _without_none(data: Any) -> Any:
 
 
 def _inputs_record(prepared: PreparedRun) -> dict[str, Any]:
-    return {"files": [asdict(f) for f in prepared.files], "plan": prepared.plan}
+    """Input files, the task plan, and the contents of list files the stages read (URL blocklists):
+    editing a list between attempts would otherwise filter some tasks with the old list."""
+    lists = {
+        path: hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        for stage in prepared.recipe.filter_stages
+        if isinstance(stage, UrlFilterStage)
+        for name in URL_LIST_FIELDS
+        for path in getattr(stage, name)
+    }
+    return {"files": [asdict(f) for f in prepared.files], "plan": prepared.plan, "lists": lists}
 
 
 def check_run_dir(prepared: PreparedRun) -> None:
@@ -142,7 +152,7 @@ def check_run_dir(prepared: PreparedRun) -> None:
     inputs_file = prepared.run_dir / "inputs.json"
     if inputs_file.exists() and json.loads(inputs_file.read_text()) != _inputs_record(prepared):
         raise UserError(
-            f"{prepared.run_dir} was run on different input files (or they changed since); "
+            f"{prepared.run_dir} was run on different input files or list files (or they changed since); "
             "choose another --output or delete it"
         )
 

@@ -2,10 +2,13 @@
 Transformer", JMLR 21, section 2.2), in the order of the original TensorFlow Datasets code.
 
 Line rules drop lines and rewrite the text: lines with a word over 1000 characters, lines that do not
-end in terminal punctuation, lines with fewer than 3 words, lines mentioning "javascript", and cookie /
-terms-of-use boilerplate. Page rules remove the document: "lorem ipsum" or a curly bracket in a kept
-line, or fewer than 5 sentences left. As in the original, C4 words are whitespace-separated tokens, so
-the line-length rule is for languages written with spaces. The bad-words list rule is not included.
+end in terminal punctuation (. ? ! or a closing double quote), lines with fewer than 5 words, lines
+mentioning "javascript", and cookie / terms-of-use boilerplate. Page rules remove the document: "lorem
+ipsum" or a curly bracket in a kept line, or fewer than 3 sentences left. These are the published values
+(and the original code's); datatrove's C4 filter, and so FineWeb, use 3 words per line and 5 sentences,
+which `recipes/fineweb.toml` sets explicitly. As in the original, C4 words are whitespace-separated
+tokens, so the words-per-line rule is for languages written with spaces. The bad-words list rule is not
+included.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pipeline.section import Section, switchable
 
 Positive = switchable(Annotated[int, Field(ge=1)])
 
-TERMINAL = (".", "!", "?", '"', "”", "’", "'")
+TERMINAL = (".", "!", "?", '"', "”")
 POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
 _CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]", re.IGNORECASE)
 C4_COLUMNS = (pa.field("c4_lines_removed", pa.int32(), nullable=False),)
@@ -33,9 +36,9 @@ class C4Stage(Section):
 
     kind: Literal["c4"] = "c4"
     terminal_punctuation: bool = True
-    min_words_per_line: Positive = 3
+    min_words_per_line: Positive = 5
     max_word_length: Positive = 1000
-    min_sentences: Positive = 5
+    min_sentences: Positive = 3
     remove_citations: bool = True
     javascript_lines: bool = True
     policy_lines: bool = True
@@ -53,12 +56,12 @@ def c4_filter(text: str, options: C4Stage | None = None) -> Verdict:
         line = raw.strip()
         if not line:
             continue
+        if o.remove_citations:
+            line = _CITATION.sub("", line)
         words = line.split()
         if o.max_word_length is not None and any(len(w) > o.max_word_length for w in words):
             dropped += 1
             continue
-        if o.remove_citations:
-            line = _CITATION.sub("", line)
         if o.terminal_punctuation and (not line.endswith(TERMINAL) or line.endswith("...")):
             dropped += 1
             continue

@@ -17,11 +17,12 @@ import pyarrow as pa
 from pipeline.filters.c4 import C4_COLUMNS, C4Stage, c4_filter
 from pipeline.filters.fineweb import FineWebStage, fineweb_filter
 from pipeline.filters.gopher import GopherQualityStage, GopherRepetitionStage, gopher_quality, gopher_repetition
-from pipeline.filters.langid import LANG_COLUMNS, LangIdStage, identify_language
+from pipeline.filters.langid import LANG_COLUMNS, LangIdStage, LanguageIdentifier, identify_language
 from pipeline.filters.length import LengthStage, length_filter
 from pipeline.filters.pii import PII_COLUMNS, PiiStage, mask_pii
 from pipeline.filters.urls import UrlFilterStage, shared_blocklist
 from pipeline.filters.verdict import Verdict
+from pipeline.filters.words import clear_word_caches
 from pipeline.steps.counters import StageCounters
 
 FilterStage = (
@@ -57,6 +58,8 @@ def build_runner(options: FilterStage) -> Runner:
     if isinstance(options, UrlFilterStage):
         blocklist = shared_blocklist(options)
         return lambda text, url: blocklist.check(url, text)
+    if isinstance(options, LangIdStage):
+        LanguageIdentifier.shared()  # a model that cannot load fails the task here, not every document
     functions: dict[type, Callable[[str, Any], Verdict]] = {
         GopherQualityStage: gopher_quality,
         GopherRepetitionStage: gopher_repetition,
@@ -107,7 +110,7 @@ class FilterChain:
             survivors = []
             for i in alive:
                 outcome = outcomes[i]
-                verdict = _safely(runner, options.kind, outcome.text, urls[i])
+                verdict = apply_safely(runner, options.kind, outcome.text, urls[i])
                 counters.bytes_in += sizes[i]
                 outcome.columns.update(verdict.columns)
                 if verdict.text is not outcome.text:
@@ -123,10 +126,11 @@ class FilterChain:
                     outcome.removed_detail = verdict.removed_detail
             counters.seconds += time.perf_counter() - started
             alive = survivors
+        clear_word_caches()  # the caches serve the stages of one batch; keep memory flat across batches
         return outcomes
 
 
-def _safely(runner: Runner, kind: str, text: str, url: str | None) -> Verdict:
+def apply_safely(runner: Runner, kind: str, text: str, url: str | None) -> Verdict:
     """A rule that fails on one document removes that document with the error, not the whole task."""
     try:
         return runner(text, url)

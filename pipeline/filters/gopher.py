@@ -45,7 +45,11 @@ class GopherQualityStage(Section):
 
 
 class GopherRepetitionStage(Section):
-    """Recipe stage `kind = "gopher_repetition"`: repeated lines, paragraphs and n-grams (table A1)."""
+    """Recipe stage `kind = "gopher_repetition"`: repeated lines, paragraphs and n-grams (table A1).
+
+    The n-gram tables map n to a limit; a table given in a recipe replaces the default one whole, so
+    list every n to keep (`{}` switches the n-gram rules off).
+    """
 
     kind: Literal["gopher_repetition"] = "gopher_repetition"
     max_duplicate_lines: Fraction = 0.30

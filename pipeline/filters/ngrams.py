@@ -7,7 +7,7 @@ from the one for n-1 in one array operation. Counting and first occurrences then
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,6 +31,10 @@ class NgramIndex:
     total_chars: int
     # smallest n seen with no repeated n-gram: then no longer n-gram repeats either, so those are skipped
     unique_from: int | None = None
+    _built: tuple[int, np.ndarray] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._built = (1, self.word_hashes)
 
     @classmethod
     def of(cls, words: tuple[str, ...]) -> NgramIndex:
@@ -41,10 +45,12 @@ class NgramIndex:
         return cls(_mix(hashes), lengths, int(lengths.sum()))
 
     def hashes(self, n: int) -> np.ndarray:
-        h = self.word_hashes
+        """n-gram hashes, extended from the longest ones built so far when n grows (the usual order)."""
+        start, h = self._built if self._built[0] <= n else (1, self.word_hashes)
         with np.errstate(over="ignore"):
-            for k in range(1, n):
+            for k in range(start, n):
                 h = h[:-1] * _MULTIPLIER + self.word_hashes[k:]
+        self._built = (n, h)
         return h
 
     def _known_unique(self, n: int) -> bool:

@@ -37,7 +37,8 @@ _PUNCT = r"[^\s\p{L}\p{M}\p{N}]"
 _TOKEN = regex.compile(rf"[\p{{L}}\p{{M}}\p{{N}}]++(?:{_PUNCT}++[\p{{L}}\p{{M}}\p{{N}}]++)*+|{_PUNCT}")
 _HAS_LETTER = regex.compile(r"\p{L}")
 # sentence ends: CJK full stops anywhere; other terminal punctuation before a space or the line end
-_SENTENCE_END = regex.compile(r"[。！？]+|[.!?।॥؟۔።…]+['\"”’)\]]*(?=\s|$)")
+# (a run is matched from its start only, possessively: no quadratic rescans of long dot runs)
+_SENTENCE_END = regex.compile(r"[。！？]++|(?<![.!?।॥؟۔።…])[.!?।॥؟۔።…]++['\"”’)\]]*+(?=\s|$)")
 
 CACHE_SIZE = 4096
 
@@ -74,6 +75,12 @@ def letter_token_share(text: str) -> float:
     mixed = [t for t in found if len(t) > 1 and not t.isalpha()]
     single_non_letters = sum(1 for t in found if len(t) == 1 and not t.isalpha())
     return (len(found) - len(mixed) - single_non_letters + sum(map(has_letter, mixed))) / len(found)
+
+
+def clear_word_caches() -> None:
+    """Drop the cached splits (a chain calls this after each batch)."""
+    content_words.cache_clear()
+    tokens.cache_clear()
 
 
 def has_letter(word: str) -> bool:

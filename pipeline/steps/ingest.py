@@ -15,7 +15,9 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from pipeline.extract import html_to_text, normalise_newlines
+from pipeline.filters.chain import apply_safely
 from pipeline.filters.urls import UrlFilterStage, shared_blocklist
+from pipeline.filters.verdict import Verdict
 from pipeline.inputs import InputFile
 from pipeline.progress import TaskProgress, progress_dir
 from pipeline.readers import ReaderOptions, Record, read_records
@@ -92,9 +94,10 @@ class IngestStep(PipelineStep):
                     break
         watch.pause()
         progress.update(finished_bytes, counters.docs_in, force=True)
-        counters.save(self.run_dir)
         if url_check:
+            counters.seconds -= url_check.ingest_seconds_spent
             url_check.counters.save(self.run_dir)
+        counters.save(self.run_dir)
 
     def _to_document(self, record: Record, extractor: TimeLimitedWorker, url_check: _UrlCheck | None) -> Document:
         metadata = {
@@ -109,12 +112,9 @@ class IngestStep(PipelineStep):
         if record.removed_by:
             return document
         if url_check:
-            started = time.perf_counter()
-            verdict = url_check.blocklist.check(record.url)
-            url_check.counters.seconds += time.perf_counter() - started
+            verdict = url_check.check(document.text, record.url)
             if not verdict.kept:
-                url_check.counters.count_removed(verdict.removed_by or "url_filter")
-                document.text = ""
+                # HTML pages stay unextracted (empty text): that is the saving; other inputs keep their text
                 return _remove(document, "url_filter", verdict.removed_by or "", verdict.removed_detail or "")
         if record.html is not None:
             try:
@@ -131,11 +131,26 @@ class IngestStep(PipelineStep):
 
 
 class _UrlCheck:
-    """The URL filter stage when it runs inside ingest: its blocklist and its own counters."""
+    """The URL filter stage when it runs inside ingest: its blocklist and its own counters.
+
+    Its time is its own: it is taken off ingest's clock (`ingest_seconds_spent`).
+    """
 
     def __init__(self, options: UrlFilterStage, task: int):
-        self.blocklist = shared_blocklist(options)
+        blocklist = shared_blocklist(options)
+        self.runner = lambda text, url: blocklist.check(url, text)
         self.counters = StageCounters("url_filter", task)
+        self.ingest_seconds_spent = 0.0
+
+    def check(self, text: str, url: str | None) -> Verdict:
+        started = time.perf_counter()
+        verdict = apply_safely(self.runner, "url_filter", text, url)
+        elapsed = time.perf_counter() - started
+        self.counters.seconds += elapsed
+        self.ingest_seconds_spent += elapsed
+        if not verdict.kept:
+            self.counters.count_removed(verdict.removed_by or "url_filter")
+        return verdict
 
 
 def _remove(document: Document, stage: str, rule: str, detail: str) -> Document:

@@ -1,8 +1,11 @@
 """The shard stage as the last datatrove step of a task: kept documents to `shards/`, removed ones to
 `removed/<stage>/`, each task owning the files that start with `part-<task>`.
 
-With language routing on, kept documents go to `shards/lang=<code>/` (hive-style partitions that
-pyarrow, polars and Spark read as a `lang` column).
+With language routing on, kept documents go to `shards/lang=<code>/` (hive-style folders). The files
+keep their own `lang` column, so each file stands alone; polars (`hive_partitioning=True`) and
+`pyarrow.dataset` with `partitioning="hive"` read the folder, while `pyarrow.parquet.read_table` on the
+folder refuses the partition key it infers as a second `lang`. All open language writers together buffer
+at most one row group of text: past that, the largest buffer is written out.
 """
 
 from __future__ import annotations
@@ -55,8 +58,9 @@ class ShardStep(PipelineStep):
             remove_task_outputs(folder, prefix)
         counters = StageCounters(self.name, rank)
         kept_schema = document_schema(self.stage_columns)
-        kept: dict[str, ParquetShardWriter] = {}
+        kept: dict[Path, ParquetShardWriter] = {}
         removed: dict[str, ParquetShardWriter] = {}
+        kept_buffered = 0
         for document in data or ():
             started = time.perf_counter()
             row = self._row(document)
@@ -67,10 +71,17 @@ class ShardStep(PipelineStep):
                     removed[stage] = self._writer(removed_dir(self.run_dir, stage), prefix, schema)
                 removed[stage].write(row)
             else:
-                folder = shards / f"lang={row['lang']}" if self.route_by_lang else shards
+                folder = shards / f"lang={row.get('lang') or 'unknown'}" if self.route_by_lang else shards
                 if folder not in kept:
                     kept[folder] = self._writer(folder, prefix, kept_schema)
-                kept[folder].write(row)
+                writer = kept[folder]
+                before = writer.buffered_bytes
+                writer.write(row)
+                kept_buffered += writer.buffered_bytes - before
+                if kept_buffered > int(self.options.row_group_size):
+                    largest = max(kept.values(), key=lambda w: w.buffered_bytes)
+                    kept_buffered -= largest.buffered_bytes
+                    largest.flush()
                 counters.count_kept(len(row["text"].encode("utf-8")))
             counters.seconds += time.perf_counter() - started
         started = time.perf_counter()

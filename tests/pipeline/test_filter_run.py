@@ -13,7 +13,8 @@ import pytest
 from crawl_factory import PARAGRAPHS, WarcEntry, html_page, multilingual_entries, write_warc
 from rich.console import Console
 
-from pipeline.runner import execute, prepare_run
+from gristmill.errors import UserError
+from pipeline.runner import check_run_dir, execute, prepare_run
 
 ARTICLE = [
     "The mill on the river has ground grain for the village since the year of the great flood.",
@@ -183,3 +184,22 @@ def test_rerun_of_a_filter_run_resumes_to_the_same_result(tmp_path: Path, crawl:
     run(recipe, run_dir)
     assert sorted(r["id"] for r in rows(run_dir / "shards")) == first
     assert stage_stats(run_dir, "gopher_quality")["docs_in"] == stage_stats(run_dir, "langid")["kept"]
+
+
+def test_a_changed_url_list_refuses_to_resume_and_the_resolved_recipe_runs_again(tmp_path: Path, crawl: Path) -> None:
+    blocked = tmp_path / "blocked.txt"
+    blocked.write_text("blocked.example\n")
+    stages = '[[stage]]\nkind = "url_filter"\ndefault_lists = false\ndomains_files = ["blocked.txt"]\n'
+    recipe = write_recipe(tmp_path / "r.toml", crawl, stages)
+    run_dir = tmp_path / "run"
+    run(recipe, run_dir)
+    blocked.write_text("blocked.example\nmill.example\n")
+    with pytest.raises(UserError, match="different input files or list files"):
+        prepare_and_check(recipe, run_dir)
+    again = run(run_dir / "recipe.toml", tmp_path / "again")  # RUN/recipe.toml is itself a recipe
+    assert "url_domain" in again
+    assert stage_stats(tmp_path / "again", "url_filter")["removed"]["url_domain"] > 1
+
+
+def prepare_and_check(recipe: Path, run_dir: Path) -> None:
+    check_run_dir(prepare_run(recipe, output=run_dir))

@@ -7,7 +7,7 @@ from pipeline.filters.c4 import C4Stage, c4_filter
 GOOD = [
     "The first sentence is here.",
     "A second line ends with a question?",
-    "Third line, with feeling!",
+    "Third line, with great feeling!",
     'He said "four lines in."',
     "The fifth line closes the page.",
 ]
@@ -51,6 +51,8 @@ def test_long_word_line_dropped() -> None:
 def test_citations_are_removed_from_kept_lines() -> None:
     verdict = c4_filter(page("Water boils at 100 degrees [1][citation needed]."))
     assert verdict.text.endswith("Water boils at 100 degrees .")
+    # words are counted after citations are removed, as in C4's code
+    assert c4_filter(page("Four words [1] [2] [3] here.")).columns["c4_lines_removed"] == 1
 
 
 @pytest.mark.parametrize(
@@ -70,12 +72,25 @@ def test_page_rules_only_look_at_kept_lines() -> None:
     assert c4_filter(page("lorem ipsum heading")).kept  # dropped first: no terminal punctuation
 
 
-@pytest.mark.parametrize(("lines", "kept"), [(4, False), (5, True)])
+@pytest.mark.parametrize(("lines", "kept"), [(2, False), (3, True)])
 def test_min_sentences(lines: int, kept: bool) -> None:
     verdict = c4_filter("\n".join(GOOD[:lines]))
     assert verdict.kept is kept
     if not kept:
-        assert (verdict.removed_by, verdict.removed_detail) == ("c4_sentences", "sentences=4 < 5")
+        assert (verdict.removed_by, verdict.removed_detail) == ("c4_sentences", "sentences=2 < 3")
+
+
+@pytest.mark.parametrize(("words", "kept"), [(4, False), (5, True)])
+def test_min_words_per_line_is_five(words: int, kept: bool) -> None:
+    line = " ".join(["word"] * (words - 1) + ["end."])
+    verdict = c4_filter(page(line))
+    assert (verdict.columns["c4_lines_removed"] == 0) is kept
+
+
+def test_datatrove_style_thresholds() -> None:
+    options = C4Stage(min_words_per_line=3, min_sentences=5)
+    assert c4_filter(page("Three words here."), options).text.endswith("Three words here.")
+    assert c4_filter("\n".join(GOOD[:4]), options).removed_detail == "sentences=4 < 5"
 
 
 def test_sentences_counted_within_lines() -> None:
@@ -84,7 +99,7 @@ def test_sentences_counted_within_lines() -> None:
 
 def test_without_terminal_punctuation_rule() -> None:
     options = C4Stage(terminal_punctuation=False, min_sentences=None)
-    verdict = c4_filter("A heading without punctuation\nAnother plain line here", options)
+    verdict = c4_filter("A heading without any punctuation\nAnother plain line of text here", options)
     assert verdict.kept and verdict.columns == {"c4_lines_removed": 0}
 
 
