@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -74,18 +74,10 @@ def build_runner(options: FilterStage) -> Runner:
 
 
 @dataclass(slots=True)
-class Outcome:
-    """Where one document ended: kept (with its final text) or removed by `stage` under `removed_by`."""
+class Outcome(Verdict):
+    """A verdict over the whole chain: kept (with its final text) or removed by `stage` under `removed_by`."""
 
-    text: str
     stage: str | None = None
-    removed_by: str | None = None
-    removed_detail: str | None = None
-    columns: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def kept(self) -> bool:
-        return self.stage is None
 
 
 class FilterChain:

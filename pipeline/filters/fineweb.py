@@ -16,7 +16,7 @@ import regex
 from pydantic import Field
 
 from pipeline.filters.verdict import Verdict, removed
-from pipeline.filters.words import tokens
+from pipeline.filters.words import nonblank_lines, repeats, tokens
 from pipeline.section import Section, switchable
 
 Fraction = switchable(Annotated[float, Field(ge=0, le=1)])
@@ -38,8 +38,7 @@ class FineWebStage(Section):
 def fineweb_filter(text: str, options: FineWebStage | None = None) -> Verdict:
     """Remove list-like, unpunctuated or line-repeating documents (FineWeb's custom filters)."""
     o = options or FineWebStage()
-    lines = [line.strip() for line in text.split("\n")]
-    lines = [line for line in lines if line]
+    lines = nonblank_lines(text)
     if not lines:
         return Verdict(text, "fineweb_empty", "no non-blank lines")
     if o.min_punctuated_lines is not None:
@@ -47,14 +46,7 @@ def fineweb_filter(text: str, options: FineWebStage | None = None) -> Verdict:
         if share <= o.min_punctuated_lines:
             return removed(text, "fineweb_punctuated_lines", "punctuated_lines", share, "<=", o.min_punctuated_lines)
     if o.max_duplicate_line_chars is not None:
-        seen: set[str] = set()
-        duplicate_chars = 0
-        for line in lines:
-            if line in seen:
-                duplicate_chars += len(line)
-            else:
-                seen.add(line)
-        share = duplicate_chars / max(sum(map(len, lines)), 1)
+        share = repeats(lines)[1] / max(sum(map(len, lines)), 1)
         if share >= o.max_duplicate_line_chars:
             return removed(
                 text, "fineweb_duplicate_line_chars", "duplicate_line_chars", share, ">=", o.max_duplicate_line_chars

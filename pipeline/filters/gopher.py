@@ -17,7 +17,7 @@ from pydantic import Field, field_validator
 
 from pipeline.filters.ngrams import NgramIndex
 from pipeline.filters.verdict import Verdict, removed
-from pipeline.filters.words import content_words, letter_token_share
+from pipeline.filters.words import content_words, letter_token_share, nonblank, nonblank_lines, repeats
 from pipeline.section import Section, switchable
 
 Fraction = switchable(Annotated[float, Field(ge=0, le=1)])
@@ -103,8 +103,7 @@ def gopher_quality(text: str, options: GopherQualityStage | None = None) -> Verd
     ellipses = text.count("...") + text.count("…")
     if o.max_ellipsis_ratio is not None and (ratio := ellipses / per_word) > o.max_ellipsis_ratio:
         return removed(text, "gopher_ellipsis_ratio", "ellipses/words", ratio, ">", o.max_ellipsis_ratio)
-    lines = [line.strip() for line in text.split("\n")]
-    lines = [line for line in lines if line]
+    lines = nonblank_lines(text)
     if lines:
         if o.max_bullet_lines is not None:
             share = sum(line.startswith(BULLETS) for line in lines) / len(lines)
@@ -143,12 +142,10 @@ def gopher_repetition(text: str, options: GopherRepetitionStage | None = None) -
     total_chars = len(text)
     if total_chars == 0:
         return Verdict(text)
-    for unit, parts in (("paragraph", _PARAGRAPH_BREAK.split(text)), ("line", text.split("\n"))):
-        parts = [p.strip() for p in parts]
-        parts = [p for p in parts if p]
+    for unit, parts in (("paragraph", nonblank(_PARAGRAPH_BREAK.split(text))), ("line", nonblank_lines(text))):
         if not parts:
             continue
-        duplicates, duplicate_chars = _duplicates(parts)
+        duplicates, duplicate_chars = repeats(parts)
         max_share = o.max_duplicate_paragraphs if unit == "paragraph" else o.max_duplicate_lines
         if max_share is not None and (share := duplicates / len(parts)) > max_share:
             return removed(text, f"gopher_duplicate_{unit}s", f"duplicate_{unit}s", share, ">", max_share)
@@ -163,16 +160,3 @@ def gopher_repetition(text: str, options: GopherRepetitionStage | None = None) -
         if (share := index.duplicate_ngram_fraction(n)) > limit:
             return removed(text, f"gopher_duplicate_{n}grams", f"duplicate_{n}gram_chars", share, ">", limit)
     return Verdict(text)
-
-
-def _duplicates(parts: list[str]) -> tuple[int, int]:
-    """How many parts repeat an earlier one, and how many characters those repeats hold."""
-    seen: set[str] = set()
-    count = chars = 0
-    for part in parts:
-        if part in seen:
-            count += 1
-            chars += len(part)
-        else:
-            seen.add(part)
-    return count, chars

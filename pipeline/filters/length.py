@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from pipeline.filters.verdict import Verdict, removed
-from pipeline.filters.words import content_words
+from pipeline.filters.words import content_words, nonblank_lines
 from pipeline.section import Section, switchable
 
 Bound = switchable(Annotated[int, Field(ge=0)])
@@ -35,7 +35,7 @@ def length_filter(text: str, options: LengthStage | None = None) -> Verdict:
     measures = (
         ("chars", o.min_chars, o.max_chars, lambda: len(text)),
         ("words", o.min_words, o.max_words, lambda: len(content_words(text))),
-        ("lines", o.min_lines, o.max_lines, lambda: sum(1 for line in text.split("\n") if line.strip())),
+        ("lines", o.min_lines, o.max_lines, lambda: len(nonblank_lines(text))),
     )
     for name, low, high, measure in measures:
         if low is None and high is None:

@@ -77,10 +77,35 @@ def letter_token_share(text: str) -> float:
     return (len(found) - len(mixed) - single_non_letters + sum(map(has_letter, mixed))) / len(found)
 
 
+@lru_cache(maxsize=CACHE_SIZE)
+def nonblank_lines(text: str) -> tuple[str, ...]:
+    """Lines stripped of surrounding whitespace, blank ones left out: the lines the line rules count."""
+    return nonblank(text.split("\n"))
+
+
+def nonblank(parts: list[str]) -> tuple[str, ...]:
+    stripped = (part.strip() for part in parts)
+    return tuple(part for part in stripped if part)
+
+
+def repeats(parts: tuple[str, ...]) -> tuple[int, int]:
+    """How many parts repeat an earlier one, and how many characters those repeats hold."""
+    seen: set[str] = set()
+    count = chars = 0
+    for part in parts:
+        if part in seen:
+            count += 1
+            chars += len(part)
+        else:
+            seen.add(part)
+    return count, chars
+
+
 def clear_word_caches() -> None:
     """Drop the cached splits (a chain calls this after each batch)."""
     content_words.cache_clear()
     tokens.cache_clear()
+    nonblank_lines.cache_clear()
 
 
 def has_letter(word: str) -> bool:
