@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ByteSize, Field, ValidationError
 
 from gristmill.errors import UserError
+from pipeline.dedup.stages import DEDUP_STAGES, DedupStage
 from pipeline.filters.chain import FILTER_STAGES, FilterStage
 from pipeline.filters.urls import UrlFilterStage
 from pipeline.section import Section as _Section
@@ -83,10 +85,10 @@ class ShardStage(_Section):
     compression_level: Annotated[int, Field(ge=1, le=22)] = 3
 
 
-Stage = Annotated[IngestStage | FilterStage | ShardStage, Field(discriminator="kind")]
+Stage = Annotated[IngestStage | FilterStage | DedupStage | ShardStage, Field(discriminator="kind")]
 STAGE_KINDS: dict[str, type[_Section]] = {
     "ingest": IngestStage,
-    **{model.model_fields["kind"].default: model for model in FILTER_STAGES},
+    **{model.model_fields["kind"].default: model for model in (*FILTER_STAGES, *DEDUP_STAGES)},
     "shard": ShardStage,
 }
 
@@ -107,7 +109,27 @@ class Recipe(_Section):
     @property
     def filter_stages(self) -> list[FilterStage]:
         """The per-document stages between ingest and shard, in recipe order."""
-        return self.stage[1:-1]  # type: ignore[return-value]
+        return [stage for stage in self.stage[1:-1] if not isinstance(stage, DEDUP_STAGES)]  # type: ignore[misc]
+
+    @property
+    def segments(self) -> list[Segment]:
+        """The stages cut at each dedup stage: a dedup stage needs the whole run before it can decide."""
+        segments = [Segment(None, [])]
+        for stage in self.stage[1:-1]:
+            if isinstance(stage, DEDUP_STAGES):
+                segments.append(Segment(stage, []))  # type: ignore[arg-type]
+            else:
+                segments[-1].filters.append(stage)  # type: ignore[arg-type]
+        return segments
+
+
+@dataclass
+class Segment:
+    """One job of per-document work: it starts with ingest (dedup None) or with a dedup stage's decisions,
+    then runs the per-document stages that follow, fused."""
+
+    dedup: DedupStage | None
+    filters: list[FilterStage]
 
 
 def load_recipe(path: str | Path) -> Recipe:

@@ -21,29 +21,24 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import tomli_w
-from datatrove.pipeline.base import PipelineStep
 from rich.console import Console
 
 from gristmill import __version__
 from gristmill.errors import UserError
 from pipeline.atomic import write_json_atomic, write_text_atomic
 from pipeline.executors import build_executor
-from pipeline.filters.chain import FilterStage, stage_columns
-from pipeline.filters.langid import LangIdStage
 from pipeline.filters.urls import UrlFilterStage
 from pipeline.inputs import InputFile, assign_files_to_tasks, resolve_inputs
 from pipeline.manifest import write_manifest
 from pipeline.progress import ProgressWatcher
 from pipeline.recipe import URL_LIST_FIELDS, Recipe, load_recipe
+from pipeline.jobs import all_stage_columns, cluster_stats_path, job_dir, plan_jobs
 from pipeline.schema import document_schema
-from pipeline.steps.filter import FilterStep
-from pipeline.steps.ingest import IngestStep
-from pipeline.steps.shard import ShardStep, shards_dir
+from pipeline.steps.dedup import read_cluster_stats
+from pipeline.steps.shard import shards_dir
 from pipeline.summary import load_stage_totals, print_summary, save_summary
 
-JOB = "ingest"
 IGNORED_ON_RESUME = {("gristmill",), ("executor", "workers")}
 
 
@@ -220,30 +215,6 @@ def _total_wall_seconds(run_dir: Path, seconds: float, tasks_run: int) -> float:
     return sum(a["wall_seconds"] for a in lines if a["tasks_run"]) or seconds
 
 
-def stage_columns_of(stages: list[FilterStage]) -> list[pa.Field]:
-    return [column for stage in stages for column in stage_columns(stage)]
-
-
-def build_pipeline(prepared: PreparedRun) -> list[PipelineStep]:
-    """ingest -> fused filter stages -> shard; a URL filter right after ingest runs before extraction."""
-    recipe = prepared.recipe
-    filters = recipe.filter_stages
-    url_first = filters[0] if filters and isinstance(filters[0], UrlFilterStage) else None
-    ingest = IngestStep(
-        prepared.run_dir, JOB, recipe.ingest, prepared.files, prepared.plan, prepared.limits, url_filter=url_first
-    )
-    chained = filters[1:] if url_first else filters
-    route = any(isinstance(stage, LangIdStage) and stage.route for stage in filters)
-    shard = ShardStep(
-        prepared.run_dir,
-        recipe.shard,
-        removed_stages=[stage.kind for stage in recipe.stage[:-1]],
-        stage_columns=stage_columns_of(filters),
-        route_by_lang=route,
-    )
-    return [ingest, *([FilterStep(prepared.run_dir, chained)] if chained else []), shard]
-
-
 def _execute_locked(prepared: PreparedRun, console: Console) -> RunResult:
     check_run_dir(prepared)
     run_dir = prepared.run_dir
@@ -252,38 +223,47 @@ def _execute_locked(prepared: PreparedRun, console: Console) -> RunResult:
     write_json_atomic(run_dir / "inputs.json", _inputs_record(prepared))
 
     labels = [stage.kind for stage in prepared.recipe.stage]  # stage kinds are unique in a recipe
-    tasks = len(prepared.plan)
-    pipeline = build_pipeline(prepared)
-    tasks_to_run = sum(1 for t in range(tasks) if not (run_dir / JOB / "completions" / f"{t:05d}").exists())
-    total_bytes = sum(f.size or 0 for f in prepared.files) or None
     log_path = run_dir / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
     started = time.perf_counter()
-    error: BaseException | None = None
-    with ProgressWatcher(run_dir, JOB, total_bytes, tasks, console), stderr_to(log_path):
-        executor = build_executor(prepared.recipe.executor, pipeline, tasks, run_dir / JOB)
-        try:
-            executor.run()
-        except Exception as raised:  # a task failed; report it below, the run can be resumed
-            error = raised
-    wall = _total_wall_seconds(run_dir, time.perf_counter() - started, tasks_to_run)
-    failed = [t for t in range(tasks) if not (run_dir / JOB / "completions" / f"{t:05d}").exists()]
-    if failed and prepared.recipe.executor.kind == "slurm" and error is None:
-        console.print(
-            f"submitted {len(failed)} of {tasks} tasks to Slurm as job {getattr(executor, 'job_id', '?')} "
-            f"(launch script and logs in {run_dir / JOB}; watch with squeue). "
-            "Run the same command again after the jobs finish to write the manifest and summary."
-        )
-        return RunResult(run_dir, False, None, [])
-    if failed:
+    tasks_run = 0
+    for job in plan_jobs(prepared):
+        completions = job_dir(run_dir, job.name) / "completions"
+        pending = [t for t in range(job.tasks) if not (completions / f"{t:05d}").exists()]
+        tasks_run += len(pending)
+        error: BaseException | None = None
+        if pending:
+            with ProgressWatcher(run_dir, job.name, job.total_bytes, job.tasks, console), stderr_to(log_path):
+                executor = build_executor(prepared.recipe.executor, job.steps, job.tasks, job_dir(run_dir, job.name))
+                try:
+                    executor.run()
+                except Exception as raised:  # a task failed; report it below, the run can be resumed
+                    error = raised
+        failed = [t for t in range(job.tasks) if not (completions / f"{t:05d}").exists()]
+        if not failed:
+            continue
+        _total_wall_seconds(run_dir, time.perf_counter() - started, tasks_run)
+        if prepared.recipe.executor.kind == "slurm" and error is None:
+            console.print(
+                f"submitted {len(failed)} of {job.tasks} tasks of job {job.name} to Slurm as job "
+                f"{getattr(executor, 'job_id', '?')} (launch script and logs in {job_dir(run_dir, job.name)}; "
+                "watch with squeue). Run the same command again after they finish: it goes on with the next job."
+            )
+            return RunResult(run_dir, False, None, [])
         reason = f" ({type(error).__name__}: {error})" if error else ""
         console.print(
-            f"[red]{len(failed)} of {tasks} tasks did not finish{reason}; see {run_dir / JOB / 'logs'} "
-            f"and {log_path}. Run the same command again to resume."
+            f"[red]{len(failed)} of {job.tasks} tasks of job {job.name} did not finish{reason}; see "
+            f"{job_dir(run_dir, job.name) / 'logs'} and {log_path}. Run the same command again to resume."
         )
         return RunResult(run_dir, False, None, failed)
+    wall = _total_wall_seconds(run_dir, time.perf_counter() - started, tasks_run)
     totals = load_stage_totals(run_dir, labels)
-    schema = document_schema(stage_columns_of(prepared.recipe.filter_stages))
+    schema = document_schema(all_stage_columns(prepared))
     manifest = write_manifest(shards_dir(run_dir), prepared.files, recipe_text, totals[-1].bytes_out, schema)
+    clusters = {
+        stage.kind: read_cluster_stats(cluster_stats_path(run_dir, stage.kind))
+        for stage in prepared.recipe.stage
+        if stage.kind in ("exact_dedup", "minhash_dedup")
+    }
     save_summary(run_dir, totals, wall)
-    print_summary(console, run_dir, totals, manifest, wall)
+    print_summary(console, run_dir, totals, manifest, wall, clusters)
     return RunResult(run_dir, True, manifest, [])

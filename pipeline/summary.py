@@ -67,7 +67,12 @@ def _size(n: float) -> str:
 
 
 def print_summary(
-    console: Console, run_dir: Path, totals: list[StageTotals], manifest: dict[str, Any], wall_seconds: float
+    console: Console,
+    run_dir: Path,
+    totals: list[StageTotals],
+    manifest: dict[str, Any],
+    wall_seconds: float,
+    clusters: dict[str, dict[str, Any] | None] | None = None,
 ) -> None:
     stages = Table(title=f"gristmill run: {run_dir}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("stage", "docs in", "kept", "removed", "bytes in", "bytes out", "task s", "docs/task s"):
@@ -99,6 +104,9 @@ def print_summary(
     if skipped:
         listed = ", ".join(f"{name} {count:,}" for name, count in skipped.most_common())
         console.print(f"not documents (counted, not written): {listed}")
+    for stage, stats in (clusters or {}).items():
+        if stats:
+            console.print(f"{stage}: {describe_clusters(stats)}")
     first = totals[0]
     rate = first.docs_in / max(wall_seconds, 1e-9)
     console.print(
@@ -106,4 +114,20 @@ def print_summary(
         f"shard{'' if len(manifest['shards']) == 1 else 's'} "
         f"({_size(manifest['bytes'])}) at {run_dir / 'shards'}; "
         f"{first.docs_in:,} documents in {wall_seconds:,.1f} s of wall time = {rate:,.0f} docs/s"
+    )
+
+
+def describe_clusters(stats: dict[str, Any]) -> str:
+    """One line: how many clusters, how big, and what it cost."""
+    sizes = {int(size): count for size, count in stats["cluster_sizes"].items()}
+    buckets: Counter[str] = Counter()
+    for size, count in sizes.items():
+        low = 1 << (size.bit_length() - 1)
+        buckets[str(size) if size < 4 else f"{low}-{2 * low - 1}"] += count
+    shown = ", ".join(f"{label}: {count:,}" for label, count in buckets.items())
+    return (
+        f"{stats['clusters']:,} clusters of {stats['documents_in_clusters']:,} documents "
+        f"({stats['removed']:,} removed; largest {max(sizes, default=0):,}); sizes {shown or '-'}; "
+        f"{stats['candidate_pairs']:,} candidate pairs, {stats['verified_pairs']:,} kept; "
+        f"clustered {stats['documents']:,} documents in {stats['seconds']:.1f} s"
     )

@@ -42,9 +42,13 @@ class ShardStep(PipelineStep):
         removed_stages: list[str],
         stage_columns: list[pa.Field] | None = None,
         route_by_lang: bool = False,
+        intermediate: Path | None = None,
     ):
+        """With `intermediate` set, kept documents go there for the next job (a dedup stage) instead of to
+        `shards/`, unrouted and uncounted: the shard stage is counted once, by the last job."""
         super().__init__()
         self.run_dir = run_dir
+        self.intermediate = intermediate
         self.options = options
         self.removed_stages = removed_stages
         self.stage_columns = stage_columns or []
@@ -52,7 +56,7 @@ class ShardStep(PipelineStep):
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         prefix = f"part-{rank:05d}"
-        shards = shards_dir(self.run_dir)
+        shards = self.intermediate or shards_dir(self.run_dir)
         folders = [shards, *shards.glob("lang=*"), *(removed_dir(self.run_dir, s) for s in self.removed_stages)]
         for folder in folders:
             remove_task_outputs(folder, prefix)
@@ -89,7 +93,8 @@ class ShardStep(PipelineStep):
             writer.close()
         counters.seconds += time.perf_counter() - started
         counters.bytes_in = counters.bytes_out
-        counters.save(self.run_dir)
+        if self.intermediate is None:
+            counters.save(self.run_dir)
         yield from ()
 
     def _writer(self, folder: Path, prefix: str, schema: pa.Schema) -> ParquetShardWriter:

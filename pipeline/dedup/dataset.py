@@ -1,0 +1,61 @@
+"""The documents a dedup stage sees: the Parquet files the job before it wrote, in name order.
+
+A document's run-wide id ("gid") is its position in that order: the offset of its file plus its row.
+Files are named by task and sequence (`part-TTTTT-SSSSS.parquet`), and a task reads its inputs in plan
+order, so the gid order is the run order and does not depend on how many workers ran the tasks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.atomic import temp_path
+
+READ_BATCH_ROWS = 2048
+
+
+def document_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
+
+
+def file_offsets(files: list[Path]) -> np.ndarray:
+    """int64[len(files) + 1]: the gid of each file's first row, then the total."""
+    counts = [pq.ParquetFile(path).metadata.num_rows for path in files]
+    return np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64)
+
+
+def text_batches(path: Path) -> Iterator[list[str]]:
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH_ROWS, columns=["text"]):
+        yield batch.column(0).to_pylist()
+
+
+def row_batches(path: Path) -> Iterator[pa.RecordBatch]:
+    yield from pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH_ROWS)
+
+
+def save_array(path: Path, array: np.ndarray) -> None:
+    """np.save to a temp name, then rename: a reader never sees half an array."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(path)
+    with open(tmp, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def load_array(path: Path, mmap: bool = False) -> np.ndarray:
+    return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+
+
+def write_table_atomic(path: Path, table: pa.Table) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(path)
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)

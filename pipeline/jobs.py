@@ -1,0 +1,150 @@
+"""A run as a sequence of datatrove jobs. Per-document stages run fused in one job; each dedup stage adds
+its global phases and starts a new per-document job:
+
+  ingest                  ingest -> filters -> documents for the next job (or the final shards)
+  <dedup>/keys            one task per document file
+  <dedup>/buckets|lines   one task per key partition
+  <dedup>/cluster         one task (exact and MinHash dedup)
+  <dedup>/apply           decisions -> filters that follow -> documents for the next job (or shards)
+
+Each job has its folder under RUN/ for datatrove's completion markers, logs and progress files. Jobs are
+built one at a time, after the previous one finished, because a job's task count is the number of files
+the one before it wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+from datatrove.pipeline.base import PipelineStep
+
+from pipeline.dedup.dataset import document_files
+from pipeline.dedup.stages import DedupStage, LineDedupStage, dedup_columns
+from pipeline.filters.chain import FilterStage, stage_columns
+from pipeline.filters.langid import LangIdStage
+from pipeline.filters.urls import UrlFilterStage
+from pipeline.progress import progress_dir
+from pipeline.recipe import Segment
+from pipeline.steps.dedup import (
+    DedupBucketsStep,
+    DedupClusterStep,
+    DedupKeysStep,
+    LineCountStep,
+    key_partitions,
+)
+from pipeline.steps.dedup_apply import DedupApplyStep
+from pipeline.steps.filter import FilterStep
+from pipeline.steps.ingest import IngestStep
+from pipeline.steps.shard import ShardStep
+
+if TYPE_CHECKING:
+    from pipeline.runner import PreparedRun
+
+
+@dataclass
+class Job:
+    name: str
+    tasks: int
+    steps: list[PipelineStep]
+    total_bytes: int | None = None
+
+
+def job_dir(run_dir: Path, job: str) -> Path:
+    return run_dir / job
+
+
+def docs_dir(run_dir: Path, job: str) -> Path:
+    """Where a job that ends before a dedup stage leaves its kept documents."""
+    return job_dir(run_dir, job) / "docs"
+
+
+def cluster_stats_path(run_dir: Path, stage: str) -> Path:
+    return run_dir / "stats" / stage / "clusters.json"
+
+
+def columns_of(stage: FilterStage | DedupStage) -> tuple[pa.Field, ...]:
+    return dedup_columns(stage) if stage.kind.endswith("_dedup") else stage_columns(stage)  # type: ignore[arg-type]
+
+
+def all_stage_columns(prepared: PreparedRun) -> list[pa.Field]:
+    return [column for stage in prepared.recipe.stage[1:-1] for column in columns_of(stage)]  # type: ignore[arg-type]
+
+
+def plan_jobs(prepared: PreparedRun) -> Iterator[Job]:
+    """The jobs of a run in order; consume one, run it, and only then ask for the next."""
+    recipe, run_dir = prepared.recipe, prepared.run_dir
+    segments = recipe.segments
+    columns: list[pa.Field] = []
+    previous_job = ""
+    for number, segment in enumerate(segments):
+        last = number == len(segments) - 1
+        stages = [segment.dedup] if segment.dedup else []
+        columns += [column for stage in [*stages, *segment.filters] for column in columns_of(stage)]
+        if segment.dedup is None:
+            job = "ingest"
+            source, filters, tasks, total = _ingest_source(prepared, segment)
+        else:
+            yield from _dedup_phases(prepared, segment.dedup, docs_dir(run_dir, previous_job))
+            job = f"{segment.dedup.kind}/apply"
+            files = document_files(docs_dir(run_dir, previous_job))
+            source = DedupApplyStep(
+                run_dir,
+                segment.dedup,
+                docs_dir(run_dir, previous_job),
+                job_dir(run_dir, segment.dedup.kind) / "work",
+                progress_dir(run_dir, job),
+            )
+            filters, tasks, total = segment.filters, max(len(files), 1), sum(f.stat().st_size for f in files)
+        removed = ["ingest" if segment.dedup is None else segment.dedup.kind, *(f.kind for f in segment.filters)]
+        route = last and any(isinstance(s, LangIdStage) and s.route for s in recipe.filter_stages)
+        sink = ShardStep(
+            run_dir,
+            recipe.shard,
+            removed_stages=removed,
+            stage_columns=list(columns),
+            route_by_lang=route,
+            intermediate=None if last else docs_dir(run_dir, job),
+        )
+        steps = [source, *([FilterStep(run_dir, filters)] if filters else []), sink]
+        yield Job(job, tasks, steps, total)
+        previous_job = job
+
+
+def _ingest_source(
+    prepared: PreparedRun, segment: Segment
+) -> tuple[PipelineStep, list[FilterStage], int, int | None]:
+    """Ingest, with a URL filter placed right after it run inside (before HTML extraction)."""
+    filters = segment.filters
+    url_first = filters[0] if filters and isinstance(filters[0], UrlFilterStage) else None
+    ingest = IngestStep(
+        prepared.run_dir,
+        "ingest",
+        prepared.recipe.ingest,
+        prepared.files,
+        prepared.plan,
+        prepared.limits,
+        url_filter=url_first,
+    )
+    total = sum(f.size or 0 for f in prepared.files) or None
+    return ingest, filters[1:] if url_first else filters, len(prepared.plan), total
+
+
+def _dedup_phases(prepared: PreparedRun, stage: DedupStage, documents: Path) -> Iterator[Job]:
+    run_dir = prepared.run_dir
+    work = job_dir(run_dir, stage.kind) / "work"
+    files = document_files(documents)
+    tasks = max(len(files), 1)
+    keys_job = f"{stage.kind}/keys"
+    keys = DedupKeysStep(stage, documents, work, progress_dir(run_dir, keys_job))
+    yield Job(keys_job, tasks, [keys], sum(f.stat().st_size for f in files))
+    groups, parts = key_partitions(stage)
+    if isinstance(stage, LineDedupStage):
+        yield Job(f"{stage.kind}/lines", parts, [LineCountStep(stage, documents, work)])
+        return
+    yield Job(f"{stage.kind}/buckets", groups * parts, [DedupBucketsStep(stage, documents, work)])
+    cluster = DedupClusterStep(stage, documents, work, cluster_stats_path(run_dir, stage.kind))
+    yield Job(f"{stage.kind}/cluster", 1, [cluster])
