@@ -114,9 +114,7 @@ def plan_jobs(prepared: PreparedRun) -> Iterator[Job]:
         previous_job = job
 
 
-def _ingest_source(
-    prepared: PreparedRun, segment: Segment
-) -> tuple[PipelineStep, list[FilterStage], int, int | None]:
+def _ingest_source(prepared: PreparedRun, segment: Segment) -> tuple[PipelineStep, list[FilterStage], int, int | None]:
     """Ingest, with a URL filter placed right after it run inside (before HTML extraction)."""
     filters = segment.filters
     url_first = filters[0] if filters and isinstance(filters[0], UrlFilterStage) else None

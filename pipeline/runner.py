@@ -30,10 +30,10 @@ from pipeline.atomic import write_json_atomic, write_text_atomic
 from pipeline.executors import build_executor
 from pipeline.filters.urls import UrlFilterStage
 from pipeline.inputs import InputFile, assign_files_to_tasks, resolve_inputs
+from pipeline.jobs import all_stage_columns, cluster_stats_path, job_dir, plan_jobs
 from pipeline.manifest import write_manifest
 from pipeline.progress import ProgressWatcher
 from pipeline.recipe import URL_LIST_FIELDS, Recipe, load_recipe
-from pipeline.jobs import all_stage_columns, cluster_stats_path, job_dir, plan_jobs
 from pipeline.schema import document_schema
 from pipeline.steps.dedup import read_cluster_stats
 from pipeline.steps.shard import shards_dir

@@ -66,9 +66,7 @@ def lsh_parameters(
     threshold: float, num_perm: int, false_positive_weight: float, false_negative_weight: float
 ) -> tuple[int, int]:
     """(bands, rows) with bands * rows <= num_perm, chosen by datasketch for the threshold and weights."""
-    lsh = MinHashLSH(
-        threshold=threshold, num_perm=num_perm, weights=(false_positive_weight, false_negative_weight)
-    )
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(false_positive_weight, false_negative_weight))
     return lsh.b, lsh.r
 
 

@@ -25,13 +25,19 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from pipeline.atomic import write_json_atomic
-from pipeline.dedup.dataset import document_files, file_offsets, load_array, save_array, text_batches
-from pipeline.dedup.dataset import write_table_atomic
+from pipeline.dedup.dataset import (
+    document_files,
+    file_offsets,
+    load_array,
+    save_array,
+    text_batches,
+    write_table_atomic,
+)
 from pipeline.dedup.graph import bucket_edges, cluster_sizes, component_minimum, unique_edges
 from pipeline.dedup.lines import document_line_keys
 from pipeline.dedup.minhash import EMPTY, MinHasher, band_keys
 from pipeline.dedup.shingles import char_shingles, text_key, word_shingles
-from pipeline.dedup.stages import DedupStage, ExactDedupStage, LineDedupStage, MinhashDedupStage
+from pipeline.dedup.stages import DedupStage, LineDedupStage, MinhashDedupStage
 from pipeline.progress import TaskProgress
 
 VERIFY_CHUNK = 1 << 18
@@ -210,9 +216,9 @@ class DedupClusterStep(_DedupPhase):
                 "documents": int(offsets[-1]),
                 "raw_pairs": int(raw_pairs),
                 "candidate_pairs": int(candidates),
-                "verified_pairs": int(len(first)),
+                "verified_pairs": len(first),
                 "clusters": sum(sizes.values()),
-                "documents_in_clusters": int(len(nodes)),
+                "documents_in_clusters": len(nodes),
                 "removed": int(len(nodes) - sum(sizes.values())),
                 "cluster_sizes": {str(size): count for size, count in sizes.items()},
                 "seconds": round(time.perf_counter() - started, 3),
@@ -237,7 +243,7 @@ class DedupClusterStep(_DedupPhase):
         file_of = np.searchsorted(offsets, nodes, side="right") - 1
         clusters, cluster_index, members = np.unique(kept_of, return_inverse=True, return_counts=True)
         kept_ids = _ids_of(files, offsets, clusters)
-        for index, path in enumerate(files):
+        for index in range(len(files)):
             mine = np.flatnonzero(file_of == index)
             is_kept = nodes[mine] == kept_of[mine]
             kept_id = pa.array(kept_ids[cluster_index[mine]], type=pa.string(), mask=is_kept)

@@ -4,7 +4,6 @@ per-document stages and the writer after it."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
