@@ -194,18 +194,43 @@ def _check_parquet_columns(path: str, text_field: str) -> None:
 
 
 def assign_files_to_tasks(files: list[InputFile], tasks: int) -> list[list[int]]:
-    """Spread files over `tasks` so that bytes per task are balanced; the same input gives the same plan.
+    """Cut the files, in path order, into `tasks` consecutive runs of balanced bytes.
 
-    Largest files first, each to the task with the fewest bytes so far (ties: lowest task index).
+    Consecutive runs keep the whole run in input order (task 0 reads the first files, and so on), which
+    is the order dedup uses to choose the kept copy; so the kept copy does not depend on the task count.
+    The largest run is as small as consecutive runs allow (binary search on its size).
     """
     tasks = max(1, min(tasks or len(files), len(files)))
-    loads = [0] * tasks
-    plan: list[list[int]] = [[] for _ in range(tasks)]
+    order = sorted(range(len(files)), key=lambda i: files[i].path)
     known = [f.size for f in files if f.size]
     default_size = sorted(known)[len(known) // 2] if known else 1
-    order = sorted(range(len(files)), key=lambda i: (-(files[i].size or default_size), files[i].path))
-    for index in order:
-        task = min(range(tasks), key=lambda t: (loads[t], t))
-        plan[task].append(index)
-        loads[task] += files[index].size or default_size
-    return [sorted(p) for p in plan]
+    sizes = [files[i].size or default_size for i in order]
+    low, high = max(sizes), sum(sizes)
+    while low < high:
+        middle = (low + high) // 2
+        if len(_consecutive_runs(sizes, middle)) <= tasks:
+            high = middle
+        else:
+            low = middle + 1
+    runs = _consecutive_runs(sizes, low)
+    while len(runs) < tasks:  # fewer runs than tasks: split the heaviest run that has two files or more
+        heaviest = max((r for r in runs if r[1] - r[0] > 1), key=lambda r: sum(sizes[r[0] : r[1]]))
+        at = runs.index(heaviest)
+        begin, end = heaviest
+        half, cut = sum(sizes[begin:end]) / 2, begin + 1
+        while cut < end - 1 and sum(sizes[begin : cut + 1]) <= half:
+            cut += 1
+        runs[at : at + 1] = [(begin, cut), (cut, end)]
+    return [sorted(order[begin:end]) for begin, end in runs]
+
+
+def _consecutive_runs(sizes: list[int], capacity: int) -> list[tuple[int, int]]:
+    """Greedy [begin, end) runs of at most `capacity` bytes each (a larger single file is its own run)."""
+    runs, begin, load = [], 0, 0
+    for index, size in enumerate(sizes):
+        if index > begin and load + size > capacity:
+            runs.append((begin, index))
+            begin, load = index, 0
+        load += size
+    runs.append((begin, len(sizes)))
+    return runs

@@ -1,8 +1,9 @@
 """The documents a dedup stage sees: the Parquet files the job before it wrote, in name order.
 
 A document's run-wide id ("gid") is its position in that order: the offset of its file plus its row.
-Files are named by task and sequence (`part-TTTTT-SSSSS.parquet`), and a task reads its inputs in plan
-order, so the gid order is the run order and does not depend on how many workers ran the tasks.
+Files are named by task and sequence (`part-TTTTT-SSSSS.parquet`), tasks take consecutive runs of the
+input files in path order, and each reads its files in order; so gid order is input order (input path,
+then position in the file) whatever the number of tasks or workers.
 """
 
 from __future__ import annotations
