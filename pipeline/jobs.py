@@ -108,6 +108,7 @@ def plan_jobs(prepared: PreparedRun) -> Iterator[Job]:
             stage_columns=list(columns),
             route_by_lang=route,
             intermediate=None if last else docs_dir(run_dir, job),
+            removed_columns=all_stage_columns(prepared),
         )
         steps = [source, *([FilterStep(run_dir, filters)] if filters else []), sink]
         yield Job(job, tasks, steps, total)

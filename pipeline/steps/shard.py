@@ -43,15 +43,18 @@ class ShardStep(PipelineStep):
         stage_columns: list[pa.Field] | None = None,
         route_by_lang: bool = False,
         intermediate: Path | None = None,
+        removed_columns: list[pa.Field] | None = None,
     ):
         """With `intermediate` set, kept documents go there for the next job (a dedup stage) instead of to
-        `shards/`, unrouted and uncounted: the shard stage is counted once, by the last job."""
+        `shards/`, unrouted and uncounted: the shard stage is counted once, by the last job. `removed_columns`
+        (default: the stage columns) are those of every stage of the run, so all of `removed/` has one schema."""
         super().__init__()
         self.run_dir = run_dir
         self.intermediate = intermediate
         self.options = options
         self.removed_stages = removed_stages
         self.stage_columns = stage_columns or []
+        self.removed_columns = self.stage_columns if removed_columns is None else removed_columns
         self.route_by_lang = route_by_lang
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
@@ -71,7 +74,7 @@ class ShardStep(PipelineStep):
             stage = document.metadata.get("removed_stage")
             if stage:
                 if stage not in removed:
-                    schema = removed_schema(self.stage_columns)
+                    schema = removed_schema(self.removed_columns)
                     removed[stage] = self._writer(removed_dir(self.run_dir, stage), prefix, schema)
                 removed[stage].write(row)
             else:
@@ -118,6 +121,6 @@ class ShardStep(PipelineStep):
             "removed_by": meta.get("removed_by"),
             "removed_detail": meta.get("removed_detail"),
         }
-        for column in self.stage_columns:
+        for column in [*self.stage_columns, *self.removed_columns]:
             row[column.name] = meta.get(column.name)
         return row
