@@ -200,3 +200,18 @@ def test_a_run_killed_during_any_phase_finishes_with_the_same_result(
     for stage in ("exact_dedup", "minhash_dedup"):
         assert removed(run_dir, stage).drop("source").equals(removed(full_run, stage).drop("source"))
     assert json.loads((run_dir / "stats" / "summary.json").read_text())["stages"][-1]["kept"] == 12
+
+
+def test_a_run_with_nothing_left_to_deduplicate_finishes_cleanly(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    write_jsonl(corpus / "a.jsonl", [("blank", "   "), ("empty", "")])  # ingest removes both (empty_text)
+    run_dir = run(recipe(tmp_path, ALL_DEDUP), corpus, tmp_path / "run")
+    assert json.loads((run_dir / "shards" / "manifest.json").read_text())["documents"] == 0
+    assert json.loads((run_dir / "stats" / "minhash_dedup" / "clusters.json").read_text())["documents"] == 0
+
+
+def test_texts_without_shingles_are_never_near_duplicates(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    write_jsonl(corpus / "a.jsonl", [("p1", "!!! ???"), ("p2", "... ---"), ("p3", page(1)), ("p4", page(2))])
+    run_dir = run(recipe(tmp_path, '[[stage]]\nkind = "minhash_dedup"\n'), corpus, tmp_path / "run")
+    assert kept_ids(run_dir) == ["p1", "p2", "p3", "p4"]
