@@ -80,9 +80,15 @@ def key_partitions(stage: DedupStage) -> tuple[int, int]:
     return 1, stage.bucket_tasks
 
 
-def _shingler(stage: MinhashDedupStage) -> Callable[[str], np.ndarray]:
-    function = word_shingles if stage.shingle == "word" else char_shingles
-    return lambda text: function(text, stage.ngram)
+def document_keys(stage: DedupStage) -> Callable[[str], np.ndarray]:
+    """What the keys phase computes for one document: its MinHash signature, its line keys, or its text key."""
+    if isinstance(stage, MinhashDedupStage):
+        hasher = MinHasher(stage.num_perm, stage.seed)
+        shingles = word_shingles if stage.shingle == "word" else char_shingles
+        return lambda text: hasher.signature(shingles(text, stage.ngram))
+    if isinstance(stage, LineDedupStage):
+        return lambda text: document_line_keys(text, stage.min_line_chars)
+    return lambda text: np.uint64(text_key(text, stage.normalize))
 
 
 class _DedupPhase(PipelineStep):
@@ -114,13 +120,7 @@ class DedupKeysStep(_DedupPhase):
         bytes_total = path.stat().st_size
         rows_total = max(pq.ParquetFile(path).metadata.num_rows, 1)
         per_document: list[np.ndarray] = []
-        if isinstance(stage, MinhashDedupStage):
-            hasher, shingles = MinHasher(stage.num_perm, stage.seed), _shingler(stage)
-            compute: Callable[[str], np.ndarray] = lambda text: hasher.signature(shingles(text))  # noqa: E731
-        elif isinstance(stage, LineDedupStage):
-            compute = lambda text: document_line_keys(text, stage.min_line_chars)  # noqa: E731
-        else:
-            compute = lambda text: np.uint64(text_key(text, stage.normalize))  # noqa: E731
+        compute = document_keys(stage)
         for texts in text_batches(path):
             per_document.extend(compute(text) for text in texts)
             texts_done += len(texts)
