@@ -54,17 +54,10 @@ documents; see bench/make_crawl.sh).
 
 from __future__ import annotations
 
-import os
-
-os.environ["OMP_NUM_THREADS"] = "1"
-os.environ["MKL_NUM_THREADS"] = "1"
-os.environ["OPENBLAS_NUM_THREADS"] = "1"
-os.environ["NUMEXPR_NUM_THREADS"] = "1"
-
 import argparse
-import importlib.metadata
 import json
 import multiprocessing
+import os
 import platform
 import re
 import resource
@@ -82,6 +75,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import common  # first: one thread per process for numeric libraries
 import numpy as np
 import orjson
 import pyarrow.parquet as pq
@@ -523,23 +517,6 @@ def scores(same: np.ndarray, positive: np.ndarray, extra_fp: int) -> Scores:
     return Scores(tp, fp, fn, int((~same & ~positive).sum()))
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def table(say: Callable[[str], None], headers: Sequence[str], rows: Sequence[Sequence[Any]], left: int = 1) -> None:
     """A plain-text table: the first `left` columns left-aligned, the others right-aligned."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
@@ -569,12 +546,10 @@ def yes(passed: bool) -> str:
 def header(say: Callable[[str], None]) -> None:
     say(f"$ {shlex.join(['python', *sys.argv])}")
     say(
-        f"bench/dedup.py on {platform.node()}: {cpu_model()}, {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M')}"
+        f"bench/dedup.py on {platform.node()}: {common.cpu_model()}, {os.cpu_count()} cores; "
+        f"{time.strftime('%Y-%m-%d %H:%M')}"
     )
-    say(
-        f"versions: datatrove {version('datatrove')}, datasketch {version('datasketch')}, spacy {version('spacy')}, "
-        f"numpy {np.__version__}, python {platform.python_version()}"
-    )
+    say(f"versions: {common.versions('datatrove', 'datasketch', 'spacy', 'numpy')}")
 
 
 def report_composition(say: Callable[[str], None], bench: Benchmark, pairs: Pairs, args: argparse.Namespace) -> None:
@@ -914,11 +889,8 @@ def main() -> None:
     if args.datatrove_run:
         datatrove_stages(args.datatrove_run)
         return
-    lines: list[str] = []
-
-    def say(line: str = "") -> None:
-        print(line, flush=True)
-        lines.append(line)
+    report = common.Report()
+    say = report.say
 
     work = args.work or Path(tempfile.mkdtemp(prefix="gristmill-bench-dedup-"))
     if args.work and any(args.work.iterdir() if args.work.exists() else ()):
@@ -928,9 +900,7 @@ def main() -> None:
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text("\n".join(lines) + "\n")
+    report.save(args.output)
 
 
 if __name__ == "__main__":

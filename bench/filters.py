@@ -45,16 +45,10 @@ A bigger, multi-language input: `gristmill run recipes/quickstart.toml --input /
 
 from __future__ import annotations
 
-import os
-
-os.environ["OMP_NUM_THREADS"] = "1"
-os.environ["MKL_NUM_THREADS"] = "1"
-os.environ["OPENBLAS_NUM_THREADS"] = "1"
-os.environ["NUMEXPR_NUM_THREADS"] = "1"
-
 import argparse
 import importlib.metadata
 import importlib.resources
+import os
 import platform
 import time
 from collections import Counter
@@ -63,6 +57,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import common  # first: one thread per process for numeric libraries
 import numpy as np
 import pyarrow.parquet as pq
 from datatrove.data import Document
@@ -309,24 +304,6 @@ def load_corpus(root: Path, limit: int | None) -> Corpus:
     return corpus
 
 
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (or platform's guess)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def table(say: Callable[[str], None], headers: Sequence[str], rows: Sequence[Sequence[Any]], left: int = 1) -> None:
     """A plain-text table: the first `left` columns left-aligned, the others right-aligned."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
@@ -407,11 +384,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1000, help="documents per FilterChain.apply call")
     parser.add_argument("--output", type=Path, help="also write the report here")
     args = parser.parse_args()
-    lines: list[str] = []
-
-    def say(line: str = "") -> None:
-        print(line, flush=True)
-        lines.append(line)
+    report = common.Report()
+    say = report.say
 
     corpus = load_corpus(args.shards, args.limit)
     blocks = datatrove_blocks()
@@ -419,13 +393,10 @@ def main() -> None:
     if n == 0:
         raise SystemExit(f"no documents in {args.shards}")
     say(
-        f"bench/filters.py on {platform.node()}: {cpu_model()}, {os.cpu_count()} cores; "
+        f"bench/filters.py on {platform.node()}: {common.cpu_model()}, {os.cpu_count()} cores; "
         f"{time.strftime('%Y-%m-%d %H:%M')}"
     )
-    say(
-        f"versions: datatrove {version('datatrove')}, spacy {version('spacy')}, fasttext-predict "
-        f"{version('fasttext-predict')}, tldextract {version('tldextract')}, python {platform.python_version()}"
-    )
+    say(f"versions: {common.versions('datatrove', 'spacy', 'fasttext-predict', 'tldextract')}")
     text_mb = sum(len(text.encode("utf-8")) for text in corpus.texts) / 1e6
     no_url = sum(1 for url in corpus.urls if not url)
     say(
@@ -455,13 +426,7 @@ def main() -> None:
     report_removals(say, "gristmill", gristmill)
 
     report_agreement(say, datatrove, gristmill)
-    _write(args.output, lines)
-
-
-def _write(output: Path | None, lines: list[str]) -> None:
-    if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text("\n".join(lines) + "\n")
+    report.save(args.output)
 
 
 if __name__ == "__main__":

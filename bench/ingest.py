@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import common  # first: one thread per process for numeric libraries
 import pyarrow.parquet as pq
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.extractors import Trafilatura
@@ -132,11 +133,8 @@ def main() -> None:
     parser.add_argument("--skip-trafilatura", action="store_true", help="skip the slow datatrove+Trafilatura run")
     args = parser.parse_args()
     files = sorted(glob.glob(str(args.crawl / "*.warc.gz")))
-    lines: list[str] = []
-
-    def say(line: str = "") -> None:
-        print(line, flush=True)
-        lines.append(line)
+    report = common.Report()
+    say = report.say
 
     total_bytes = sum(os.path.getsize(f) for f in files)
     say(f"bench/ingest.py on {platform.node()} ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d %H:%M')}")
@@ -176,9 +174,7 @@ def main() -> None:
             say(f"{name:<46}{wall:>9.1f}{per_core:>14,.0f}{wall / wall_g:>14.1f}x")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text("\n".join(lines) + "\n")
+    report.save(args.output)
 
 
 if __name__ == "__main__":
