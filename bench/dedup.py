@@ -855,15 +855,15 @@ def run_scale(args: argparse.Namespace, work: Path, say: Callable[[str], None]) 
     say()
     millions = args.scale / 1e6
     memory_rows = [
-        ["cluster phase: tracemalloc peak (clusters.json)", stats["peak_allocated_bytes"]],
-        ["cluster phase: ru_maxrss of its process (clusters.json)", stats["peak_rss_bytes"]],
+        ["cluster phase: traced numpy/Python peak (clusters.json)", stats["peak_traced_bytes"]],
+        [f"cluster phase: VmHWM over the {stats['peak_rss_scope']} (clusters.json)", stats["peak_rss_bytes"]],
         ["whole run: largest process VmHWM (sampled)", measured.max_rss],
         ["whole run: process tree, sum of VmRSS (sampled)", measured.tree_rss],
     ]
     table(say, ["memory", "peak", "per million docs"], [[m, mib(v), mib(v / millions)] for m, v in memory_rows])
     say(
-        f"(ru_maxrss includes the peak of the process that launched gristmill, this bench: {mib(launcher)}; "
-        "the cluster task runs in the main gristmill process, which also ran the single-task phases before it)"
+        "(the cluster phase resets its process's high-water mark when it starts, so its VmHWM is its own peak; "
+        f"the process that launched gristmill, this bench, peaked at {mib(launcher)})"
     )
     peak = max(measured.tree_rss, measured.max_rss)
     say(

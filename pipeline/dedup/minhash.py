@@ -18,6 +18,7 @@ from datasketch import MinHash, MinHashLSH
 from pipeline.dedup.shingles import fmix64
 
 EMPTY = np.uint32(0xFFFFFFFF)
+BLOCK = 512
 _U32 = np.uint32
 
 
@@ -41,11 +42,19 @@ class MinHasher:
         self.num_perm = num_perm
 
     def signature(self, shingles: np.ndarray) -> np.ndarray:
-        if len(shingles) == 0:
-            return np.full(self.num_perm, EMPTY, dtype=_U32)
-        hashed = fmix32(np.unique((shingles >> np.uint64(32)).astype(_U32)))[:, None]
+        """Blocks of BLOCK shingles at a time: the [block x num_perm] products stay in cache, and a long
+        document needs no more memory than a short one. Repeated shingles cannot change a minimum."""
+        signature = np.full(self.num_perm, EMPTY, dtype=_U32)
+        hashed = fmix32((shingles >> np.uint64(32)).astype(_U32))[:, None]
+        products = np.empty((min(len(hashed), BLOCK), self.num_perm), dtype=_U32)
         with np.errstate(over="ignore"):
-            return (hashed * self.a + self.b).min(axis=0)
+            for start in range(0, len(hashed), BLOCK):
+                block = hashed[start : start + BLOCK]
+                permuted = products[: len(block)]
+                np.multiply(block, self.a, out=permuted)
+                permuted += self.b
+                np.minimum(signature, permuted.min(axis=0), out=signature)
+        return signature
 
 
 def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:

@@ -12,7 +12,6 @@ The apply phase (`pipeline.steps.dedup_apply`) then writes kept and removed docu
 from __future__ import annotations
 
 import json
-import resource
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from pipeline.dedup.lines import document_line_keys
 from pipeline.dedup.minhash import EMPTY, MinHasher, band_keys
 from pipeline.dedup.shingles import char_shingles, text_key, word_shingles
 from pipeline.dedup.stages import DedupStage, LineDedupStage, MinhashDedupStage
+from pipeline.memory import PeakMemory
 from pipeline.progress import TaskProgress
 
 VERIFY_CHUNK = 1 << 18
@@ -100,6 +100,14 @@ class _DedupPhase(PipelineStep):
         self.docs_dir = docs_dir
         self.work = WorkFolder(work_dir)
 
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        with self.track_time(unit="task"):  # datatrove's stats.json of the job then has the phase's time
+            self.run_task(rank)
+        yield from ()
+
+    def run_task(self, rank: int) -> None:
+        raise NotImplementedError
+
 
 class DedupKeysStep(_DedupPhase):
     name = "dedup keys"
@@ -108,11 +116,10 @@ class DedupKeysStep(_DedupPhase):
         super().__init__(stage, docs_dir, work_dir)
         self.progress_folder = progress_folder
 
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+    def run_task(self, rank: int) -> None:
         files = document_files(self.docs_dir)
         if rank < len(files):
             self._keys_of(files[rank], rank, TaskProgress(self.progress_folder / f"task-{rank:05d}.json"))
-        yield from ()
 
     def _keys_of(self, path: Path, index: int, progress: TaskProgress) -> None:
         stage = self.stage
@@ -147,7 +154,7 @@ class DedupBucketsStep(_DedupPhase):
 
     name = "dedup buckets"
 
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+    def run_task(self, rank: int) -> None:
         _, parts = key_partitions(self.stage)
         band, part = divmod(rank, parts)
         files = document_files(self.docs_dir)
@@ -162,7 +169,6 @@ class DedupBucketsStep(_DedupPhase):
         empty_keys, empty_ids = np.empty(0, np.uint64), np.empty(0, np.int64)
         first, member = bucket_edges(np.concatenate([empty_keys, *keys]), np.concatenate([empty_ids, *ids]))
         save_array(self.work.edges(band, part), np.stack([first, member]))
-        yield from ()
 
 
 class LineCountStep(_DedupPhase):
@@ -170,7 +176,7 @@ class LineCountStep(_DedupPhase):
 
     name = "dedup line counts"
 
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+    def run_task(self, rank: int) -> None:
         assert isinstance(self.stage, LineDedupStage)
         parts = self.stage.count_tasks
         chunks = []
@@ -179,7 +185,6 @@ class LineCountStep(_DedupPhase):
             chunks.append(keys[keys % np.uint64(parts) == rank] if parts > 1 else keys)
         values, counts = np.unique(np.concatenate([np.empty(0, np.uint64), *chunks]), return_counts=True)
         save_array(self.work.frequent(rank), values[counts > self.stage.max_documents])
-        yield from ()
 
 
 class DedupClusterStep(_DedupPhase):
@@ -191,8 +196,9 @@ class DedupClusterStep(_DedupPhase):
         super().__init__(stage, docs_dir, work_dir)
         self.stats_file = stats_file
 
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+    def run_task(self, rank: int) -> None:
         started = time.perf_counter()
+        memory = PeakMemory()
         tracemalloc.start()
         files = document_files(self.docs_dir)
         offsets = file_offsets(files)
@@ -222,11 +228,11 @@ class DedupClusterStep(_DedupPhase):
                 "removed": int(len(nodes) - sum(sizes.values())),
                 "cluster_sizes": {str(size): count for size, count in sizes.items()},
                 "seconds": round(time.perf_counter() - started, 3),
-                "peak_allocated_bytes": int(peak),
-                "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                "peak_rss_bytes": memory.peak_bytes(),
+                "peak_rss_scope": memory.scope,
+                "peak_traced_bytes": int(peak),  # numpy and Python objects; not Arrow's pool nor mapped pages
             },
         )
-        yield from ()
 
     def _estimated_jaccard(self, first: np.ndarray, member: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """The share of equal signature values of each pair (datasketch's `MinHash.jaccard`), in chunks."""
