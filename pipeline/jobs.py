@@ -23,7 +23,7 @@ import pyarrow as pa
 from datatrove.pipeline.base import PipelineStep
 
 from pipeline.dedup.dataset import document_files
-from pipeline.dedup.stages import DedupStage, LineDedupStage, dedup_columns
+from pipeline.dedup.stages import DEDUP_STAGES, DedupStage, LineDedupStage, dedup_columns
 from pipeline.filters.chain import FilterStage, stage_columns
 from pipeline.filters.langid import LangIdStage
 from pipeline.filters.urls import UrlFilterStage
@@ -67,7 +67,7 @@ def cluster_stats_path(run_dir: Path, stage: str) -> Path:
 
 
 def columns_of(stage: FilterStage | DedupStage) -> tuple[pa.Field, ...]:
-    return dedup_columns(stage) if stage.kind.endswith("_dedup") else stage_columns(stage)  # type: ignore[arg-type]
+    return dedup_columns(stage) if isinstance(stage, DEDUP_STAGES) else stage_columns(stage)
 
 
 def all_stage_columns(prepared: PreparedRun) -> list[pa.Field]:
