@@ -1,4 +1,4 @@
-"""`gristmill run`: resolve a recipe, check the run folder, run the job on its executor, summarise.
+"""`gristmill run`: resolve a recipe, check the run folder, run its jobs in order on the executor, summarise.
 
 A run folder belongs to one resolved recipe and one set of inputs. Running the same command again
 resumes it: datatrove skips tasks whose completion marker exists, and an unfinished task deletes
