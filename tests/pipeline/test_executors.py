@@ -312,6 +312,37 @@ def test_slurm_rerun_after_the_jobs_finish_writes_the_manifest(
     assert len(kept(run_dir)) == 3 * DOCS_PER_FILE
 
 
+def test_slurm_runs_a_dedup_recipe_one_job_per_invocation(tmp_path: Path, crawl: list[Path], fake_slurm: FakeSlurm):
+    """Each `gristmill run` submits the next unfinished job (ingest, then the dedup phases) and returns; the
+    run that finds them all done writes the manifest, with the documents a local run keeps."""
+    dedup = '[[stage]]\nkind = "minhash_dedup"\nbucket_tasks_per_band = 2\n\n[[stage]]\nkind = "shard"'
+    recipe = slurm_recipe(tmp_path, crawl + crawl[:1], with_srun=False)  # the first file twice: copies
+    recipe.write_text(recipe.read_text().replace('[[stage]]\nkind = "shard"', dedup))
+    jobs_seen = []
+    for _ in range(6):
+        result, screen = run(recipe, tmp_path / "run")
+        if result.complete:
+            break
+        jobs_seen.append(re.search(r"tasks of job (\S+) to Slurm", screen).group(1))
+        fake_slurm.release()
+        assert set(fake_slurm.wait().values()) == {"COMPLETED"}
+    assert result.complete, screen
+    assert jobs_seen == [
+        "ingest",
+        "minhash_dedup/keys",
+        "minhash_dedup/buckets",
+        "minhash_dedup/cluster",
+        "minhash_dedup/apply",
+    ]
+    local = recipe.read_text().replace('kind = "slurm"', 'kind = "local"')
+    local = re.sub(r"\[executor.slurm\].*?\n\n", "", local, flags=re.S)
+    (tmp_path / "local.toml").write_text(local)
+    local_result, _ = run(tmp_path / "local.toml", tmp_path / "local-run")
+    assert kept(tmp_path / "run") == kept(tmp_path / "local-run")
+    assert result.manifest["documents"] == local_result.manifest["documents"] == len(kept(tmp_path / "run"))
+    assert len(kept(tmp_path / "run")) < 3 * DOCS_PER_FILE  # at least the copies of the first file went
+
+
 # --- Ray ---------------------------------------------------------------------------------------------------
 
 
