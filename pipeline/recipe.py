@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ByteSize, Field, ValidationError
 
 from gristmill.errors import UserError
-from pipeline.dedup.stages import DEDUP_STAGES, DedupStage
+from pipeline.dedup.stages import DEDUP_STAGES, DedupStage, MinhashDedupStage
 from pipeline.filters.chain import FILTER_STAGES, FilterStage
 from pipeline.filters.urls import UrlFilterStage
 from pipeline.section import Section as _Section
@@ -166,6 +166,10 @@ def recipe_from_dict(raw: dict[str, Any], source: str, base_dir: Path) -> Recipe
             raise UserError(f"{source}: executor.{table}: given, but executor.kind is {executor.kind!r}")
     ingest = recipe.ingest
     ingest.inputs = [_resolve_relative(p, base_dir) for p in ingest.inputs]
+    for stage in recipe.stage:
+        if isinstance(stage, MinhashDedupStage) and stage.bands is None:
+            # written into RUN/recipe.toml, so a resumed run cannot meet keys banded by another version
+            stage.bands, stage.rows = stage.band_split()
     for index, stage in enumerate(recipe.stage):
         if isinstance(stage, UrlFilterStage):
             for name in URL_LIST_FIELDS:

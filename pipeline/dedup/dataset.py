@@ -22,7 +22,9 @@ READ_BATCH_ROWS = 2048
 
 
 def document_files(folder: Path) -> list[Path]:
-    return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
+    """`part-TTTTT-SSSSS.parquet` files by task, then sequence, as numbers (task 100000 sorts after 99999)."""
+    files = folder.glob("part-*.parquet") if folder.is_dir() else []
+    return sorted(files, key=lambda path: tuple(int(part) for part in path.stem.split("-")[1:]))
 
 
 def file_offsets(files: list[Path]) -> np.ndarray:
@@ -59,4 +61,6 @@ def write_table_atomic(path: Path, table: pa.Table) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
     pq.write_table(table, tmp, compression="zstd")
+    with open(tmp, "rb") as written:
+        os.fsync(written.fileno())
     os.replace(tmp, path)

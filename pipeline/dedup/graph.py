@@ -1,34 +1,51 @@
-"""Candidate pairs from shared keys, and connected components, in numpy with memory linear in the input.
+"""Candidate pairs from shared keys, and connected components, with memory linear in the input.
 
-A bucket is a set of documents sharing one key (an exact text key, or one MinHash band). Each document
-of a bucket is linked to the bucket's smallest document id: a star, n - 1 edges for n members, the same
-edges whatever order the documents arrive in. Components are found by min-label propagation with pointer
-jumping, so every document ends labelled with the smallest id of its component: the kept document.
+A bucket is a set of documents sharing one key (an exact text key, or one MinHash band). Each member of
+a bucket is paired with the bucket's `anchors` smallest ids: one anchor (a star) is enough when every
+pair of a bucket counts; when pairs are verified afterwards, more anchors keep two similar members
+linked even when the smallest member is a chance collision that fails verification with both. The pairs
+do not depend on the order documents arrive in. Components come from scipy's connected components;
+each is labelled with its smallest id: the kept document.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 
-def bucket_edges(keys: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(smallest id of the bucket, id) for every document that shares its key with a smaller id."""
+def bucket_edges(keys: np.ndarray, ids: np.ndarray, anchors: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(anchor id, member id) pairs: each member of a bucket with each of the bucket's `anchors` smallest
+    ids below it. A bucket of k members gives about min(k, anchors) * k pairs."""
+    empty = np.empty(0, dtype=np.int64)
     if len(keys) == 0:
-        empty = np.empty(0, dtype=np.int64)
         return empty, empty
     order = np.lexsort((ids, keys))
-    sorted_keys, sorted_ids = keys[order], ids[order]
+    sorted_keys, sorted_ids = keys[order], ids[order].astype(np.int64)
     starts = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
-    first = sorted_ids[starts][np.cumsum(starts) - 1]
-    members = ~starts
-    return first[members].astype(np.int64), sorted_ids[members].astype(np.int64)
+    group_start = np.flatnonzero(starts)[np.cumsum(starts) - 1]
+    rank = np.arange(len(keys)) - group_start  # position of each document within its bucket
+    shared = np.flatnonzero(rank > 0)  # members that have a smaller id in their bucket
+    firsts, members = [], []
+    for anchor in range(anchors):
+        these = shared[rank[shared] > anchor]
+        if len(these) == 0:
+            break
+        firsts.append(sorted_ids[group_start[these] + anchor])
+        members.append(sorted_ids[these])
+    if not firsts:
+        return empty, empty
+    return np.concatenate(firsts), np.concatenate(members)
 
 
 def unique_edges(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Drop repeated pairs (the same two documents found by several bands), smaller id first."""
-    low, high = np.minimum(u, v), np.maximum(u, v)
-    packed = np.unique((low.astype(np.int64) << 32) | high.astype(np.int64))
-    return packed >> 32, packed & 0xFFFFFFFF
+    low, high = np.minimum(u, v).astype(np.int64), np.maximum(u, v).astype(np.int64)
+    order = np.lexsort((high, low))
+    low, high = low[order], high[order]
+    keep = np.r_[True, (low[1:] != low[:-1]) | (high[1:] != high[:-1])] if len(low) else np.empty(0, bool)
+    return low[keep], high[keep]
 
 
 def component_minimum(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -36,22 +53,13 @@ def component_minimum(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndar
     if len(u) == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
-    nodes, index = np.unique(np.concatenate([u, v]), return_inverse=True)
-    a, b = index[: len(u)], index[len(u) :]
-    label = np.arange(len(nodes))  # node indices keep id order, so the smallest index is the smallest id
-    while True:
-        lower = np.minimum(label[a], label[b])
-        updated = label.copy()
-        np.minimum.at(updated, a, lower)
-        np.minimum.at(updated, b, lower)
-        while True:  # pointer jumping: follow labels to their own labels until nothing moves
-            jumped = updated[updated]
-            if np.array_equal(jumped, updated):
-                break
-            updated = jumped
-        if np.array_equal(updated, label):
-            return nodes, nodes[label]
-        label = updated
+    nodes, index = np.unique(np.concatenate([u, v]).astype(np.int64), return_inverse=True)
+    count = len(nodes)
+    graph = coo_matrix((np.ones(len(u), dtype=np.int8), (index[: len(u)], index[len(u) :])), shape=(count, count))
+    _, component = connected_components(graph, directed=False)
+    smallest = np.full(component.max() + 1, count, dtype=np.int64)
+    np.minimum.at(smallest, component, np.arange(count))  # node indices keep id order
+    return nodes, nodes[smallest[component]]
 
 
 def cluster_sizes(kept_of: np.ndarray) -> dict[int, int]:

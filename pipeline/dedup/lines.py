@@ -1,25 +1,22 @@
-"""Line keys for line-level dedup: one 64-bit key per line of normalised text, all lines of a document at once.
+"""Line keys for line-level dedup: one 64-bit BLAKE2b key per line of normalised text.
 
-Blank lines, and lines shorter than `min_chars` after normalisation, get no key: they are never counted
-and never cut.
+Blank lines, and lines shorter than `min_chars` after normalisation, are not eligible: they are never
+counted and never cut.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from pipeline.dedup.shingles import normalize, window_hashes
+from pipeline.dedup.shingles import normalize, text_key
 
 
 def line_keys(lines: list[str], min_chars: int) -> tuple[np.ndarray, np.ndarray]:
-    """(uint64 key per line, bool mask of the lines that have a key)."""
+    """(uint64 key per line, bool mask of the lines that may be counted and cut)."""
     normalized = [normalize(line) for line in lines]
     eligible = np.array([len(n) >= max(min_chars, 1) for n in normalized], dtype=bool)
-    data = np.frombuffer("\n".join(normalized).encode("utf-8"), dtype=np.uint8)
-    breaks = np.flatnonzero(data == 10)
-    starts = np.r_[0, breaks + 1]
-    ends = np.r_[breaks, len(data)]
-    return window_hashes(data, starts, ends), eligible
+    keys = np.array([text_key(n) for n in normalized], dtype=np.uint64)
+    return keys, eligible
 
 
 def document_line_keys(text: str, min_chars: int) -> np.ndarray:

@@ -11,11 +11,14 @@ Shingles are n-grams of the normalised text: of words (split on spaces) or of ch
 spaces included). A text with fewer than n units has one shingle, the whole text, so short documents are
 still compared; an empty text has none. Each shingle gets a 64-bit hash from a polynomial rolling hash
 over its units (words are first hashed the same way over their UTF-8 bytes), finished with the
-MurmurHash3 64-bit mixer. Everything after normalisation is vectorised with numpy.
+MurmurHash3 64-bit mixer; everything after normalisation is vectorised with numpy. Crafted texts can
+collide under a polynomial hash, which costs MinHash at most a shingle; whole texts and lines, where a
+collision would remove a document or a line, get BLAKE2b keys instead (`text_key`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 
 import numpy as np
@@ -25,6 +28,7 @@ _DIGITS = regex.compile(r"\d+")
 _PUNCT_OR_SYMBOL = regex.compile(r"[\p{P}\p{S}]+")
 _MARKS = regex.compile(r"\p{Mn}+")
 
+SPAN = 1 << 20
 _BASE = 0x100000001B3  # odd, so it has an inverse modulo 2**64
 _BASE_INVERSE = pow(_BASE, -1, 2**64)
 _U64 = np.uint64
@@ -69,8 +73,21 @@ _POWERS = _Powers()
 
 
 def window_hashes(units: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Polynomial hash of units[s:e] for each (s, e), all at once, from one prefix sum: the
-    hash of a window is (H[e] - H[s]) * BASE**-s, so it does not depend on where the window sits."""
+    """Polynomial hash of units[s:e] for each (s, e) (both ascending), from prefix sums: the hash of a
+    window is (H[e] - H[s]) * BASE**-s, so it does not depend on where the window sits. Long texts go in
+    spans of about SPAN units, so memory stays bounded whatever the document's size."""
+    if len(starts) == 0:
+        return np.empty(0, dtype=_U64)
+    cuts = np.searchsorted(starts, np.arange(starts[0], starts[-1] + 1, SPAN)[1:])
+    parts = []
+    for first, last in zip(np.r_[0, cuts], np.r_[cuts, len(starts)], strict=True):
+        if first < last:
+            base = starts[first]
+            parts.append(_span_hashes(units[base : ends[last - 1]], starts[first:last] - base, ends[first:last] - base))
+    return np.concatenate(parts)
+
+
+def _span_hashes(units: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     _POWERS.ensure(len(units) + 1)
     with np.errstate(over="ignore"):
         prefix = np.zeros(len(units) + 1, dtype=_U64)
@@ -109,9 +126,7 @@ def char_shingles(text: str, n: int) -> np.ndarray:
     return ngram_hashes(codes, n)
 
 
-def text_key(text: str, normalized: bool = True) -> int:
-    """A 64-bit key of a whole text (exact duplicates share it); 64 bits collide with probability
-    about n**2 / 2**65, i.e. 3e-8 for a million documents."""
-    data = normalize(text) if normalized else text
-    units = np.frombuffer(data.encode("utf-8"), dtype=np.uint8)
-    return int(window_hashes(units, np.array([0]), np.array([len(units)]))[0])
+def text_key(text: str) -> int:
+    """A 64-bit BLAKE2b key of a text: equal texts share it; two different texts collide with probability
+    2**-64, so a million documents have about 3e-8 chance of any false match."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")

@@ -35,12 +35,13 @@ from pipeline.dedup.dataset import (
 from pipeline.dedup.graph import bucket_edges, cluster_sizes, component_minimum, unique_edges
 from pipeline.dedup.lines import document_line_keys
 from pipeline.dedup.minhash import EMPTY, MinHasher, band_keys
-from pipeline.dedup.shingles import char_shingles, text_key, word_shingles
+from pipeline.dedup.shingles import char_shingles, normalize, text_key, word_shingles
 from pipeline.dedup.stages import DedupStage, LineDedupStage, MinhashDedupStage
 from pipeline.memory import PeakMemory
 from pipeline.progress import TaskProgress
 
 VERIFY_CHUNK = 1 << 18
+VERIFIED_ANCHORS = 8  # pairs to verify: each bucket member with up to 8 smallest members of its bucket
 
 
 class WorkFolder:
@@ -88,7 +89,14 @@ def document_keys(stage: DedupStage) -> Callable[[str], np.ndarray]:
         return lambda text: hasher.signature(shingles(text, stage.ngram))
     if isinstance(stage, LineDedupStage):
         return lambda text: document_line_keys(text, stage.min_line_chars)
-    return lambda text: np.uint64(text_key(text, stage.normalize))
+    return lambda text: exact_key(text, stage.normalize)
+
+
+def exact_key(text: str, normalized: bool) -> np.ndarray:
+    """The text's key, or no key (an empty array) when nothing is left of it after normalisation:
+    pages of only punctuation or emoji are not copies of one another."""
+    compared = normalize(text) if normalized else text
+    return np.array([text_key(compared)] if compared.strip() else [], dtype=np.uint64)
 
 
 class _DedupPhase(PipelineStep):
@@ -144,8 +152,9 @@ class DedupKeysStep(_DedupPhase):
                 save_array(self.work.signatures(index), signatures)
             save_array(self.work.keys(index), band_keys(signatures[rows], bands, rows_per_band))
         else:
-            rows = np.arange(len(per_document), dtype=np.int32)
-            save_array(self.work.keys(index), np.array(per_document, dtype=np.uint64).reshape(1, -1))
+            rows = np.array([row for row, key in enumerate(per_document) if len(key)], dtype=np.int32)
+            keys = np.concatenate([np.empty(0, np.uint64), *per_document]).reshape(1, -1)
+            save_array(self.work.keys(index), keys)
         save_array(self.work.rows(index), rows)
 
 
@@ -167,7 +176,10 @@ class DedupBucketsStep(_DedupPhase):
             keys.append(np.asarray(band_keys_of_file[mine]))
             ids.append(offsets[index] + rows[mine].astype(np.int64))
         empty_keys, empty_ids = np.empty(0, np.uint64), np.empty(0, np.int64)
-        first, member = bucket_edges(np.concatenate([empty_keys, *keys]), np.concatenate([empty_ids, *ids]))
+        verified = isinstance(self.stage, MinhashDedupStage) and self.stage.verify
+        first, member = bucket_edges(
+            np.concatenate([empty_keys, *keys]), np.concatenate([empty_ids, *ids]), VERIFIED_ANCHORS if verified else 1
+        )
         save_array(self.work.edges(band, part), np.stack([first, member]))
 
 
@@ -246,11 +258,11 @@ class DedupClusterStep(_DedupPhase):
         return estimates
 
     def _write_decisions(self, files: list[Path], offsets: np.ndarray, nodes: np.ndarray, kept_of: np.ndarray) -> None:
-        file_of = np.searchsorted(offsets, nodes, side="right") - 1
         clusters, cluster_index, members = np.unique(kept_of, return_inverse=True, return_counts=True)
         kept_ids = _ids_of(files, offsets, clusters)
+        bounds = np.searchsorted(nodes, offsets)  # nodes ascend, so each file's nodes are one slice
         for index in range(len(files)):
-            mine = np.flatnonzero(file_of == index)
+            mine = slice(bounds[index], bounds[index + 1])
             is_kept = nodes[mine] == kept_of[mine]
             kept_id = pa.array(kept_ids[cluster_index[mine]], type=pa.string(), mask=is_kept)
             table = pa.table(
@@ -264,12 +276,17 @@ class DedupClusterStep(_DedupPhase):
             write_table_atomic(self.work.decisions(index), table)
 
 
+def _by_file(offsets: np.ndarray, gids: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(file index, positions in `gids`) for each file that holds some of the run-wide ids."""
+    order = np.argsort(gids, kind="stable")
+    bounds = np.searchsorted(gids[order], offsets)
+    return [(i, order[bounds[i] : bounds[i + 1]]) for i in range(len(offsets) - 1) if bounds[i] < bounds[i + 1]]
+
+
 def _gather(arrays: list[np.ndarray], offsets: np.ndarray, gids: np.ndarray) -> np.ndarray:
     """Rows of per-file arrays addressed by run-wide ids."""
     out = np.empty((len(gids), arrays[0].shape[1] if arrays else 0), dtype=np.uint32)
-    file_of = np.searchsorted(offsets, gids, side="right") - 1
-    for index in np.unique(file_of):
-        where = np.flatnonzero(file_of == index)
+    for index, where in _by_file(offsets, gids):
         out[where] = arrays[index][gids[where] - offsets[index]]
     return out
 
@@ -277,9 +294,7 @@ def _gather(arrays: list[np.ndarray], offsets: np.ndarray, gids: np.ndarray) -> 
 def _ids_of(files: list[Path], offsets: np.ndarray, gids: np.ndarray) -> np.ndarray:
     """The `id` strings of documents given by run-wide id, reading only the id column of their files."""
     out = np.empty(len(gids), dtype=object)
-    file_of = np.searchsorted(offsets, gids, side="right") - 1
-    for index in np.unique(file_of):
-        where = np.flatnonzero(file_of == index)
+    for index, where in _by_file(offsets, gids):
         ids = pq.read_table(files[index], columns=["id"]).column("id").to_numpy(zero_copy_only=False)
         out[where] = ids[gids[where] - offsets[index]]
     return out

@@ -121,6 +121,6 @@ class ShardStep(PipelineStep):
             "removed_by": meta.get("removed_by"),
             "removed_detail": meta.get("removed_detail"),
         }
-        for column in [*self.stage_columns, *self.removed_columns]:
-            row[column.name] = meta.get(column.name)
+        for name in dict.fromkeys(c.name for c in [*self.stage_columns, *self.removed_columns]):
+            row[name] = meta.get(name)
         return row

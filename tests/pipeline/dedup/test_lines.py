@@ -14,7 +14,7 @@ def test_one_key_per_line_and_equal_keys_for_equal_normalised_lines():
     assert eligible.tolist() == [True, False, True, True]
 
 
-def test_short_lines_get_no_key():
+def test_short_lines_are_not_eligible():
     _, eligible = line_keys(["ok", "a longer line"], min_chars=5)
     assert eligible.tolist() == [False, True]
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from text_factory import article
 
+from pipeline.dedup import shingles
 from pipeline.dedup.shingles import char_shingles, normalize, text_key, word_hashes, word_shingles
 
 
@@ -62,11 +64,24 @@ def test_char_shingles_count_code_points():
     assert len(char_shingles("héllo wörld", 3)) == len("hello world") - 2
 
 
-def test_text_key_compares_normalised_or_raw_text():
-    assert text_key("The Mill, 1999!") == text_key("the mill 0")
-    assert text_key("The Mill, 1999!", normalized=False) != text_key("the mill 0", normalized=False)
+def thue_morse(length: int) -> str:
+    return "".join("ab"[bin(i).count("1") % 2] for i in range(length))
+
+
+def test_text_key_is_a_digest_of_the_exact_text():
+    assert text_key("the mill 0") == text_key("the mill 0")
+    assert text_key("The Mill") != text_key("the mill")
     assert text_key("a b") != text_key("a c")
-    assert isinstance(text_key(""), int)
+    swapped = thue_morse(4096).translate(str.maketrans("ab", "ba"))
+    assert text_key(thue_morse(4096)) != text_key(swapped)  # the classic collision of mod 2**64 polynomials
+
+
+def test_long_texts_hash_in_spans_with_the_same_result(monkeypatch: pytest.MonkeyPatch):
+    text = " ".join(f"w{i % 997}" for i in range(30_000))
+    whole_words, whole_chars = word_shingles(text, 5), char_shingles(text, 7)
+    monkeypatch.setattr(shingles, "SPAN", 1000)
+    assert np.array_equal(word_shingles(text, 5), whole_words)
+    assert np.array_equal(char_shingles(text, 7), whole_chars)
 
 
 def test_hashes_are_stable_across_processes():
