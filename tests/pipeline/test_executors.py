@@ -312,6 +312,7 @@ def test_slurm_rerun_after_the_jobs_finish_writes_the_manifest(
     assert len(kept(run_dir)) == 3 * DOCS_PER_FILE
 
 
+@pytest.mark.slow
 def test_slurm_runs_a_dedup_recipe_one_job_per_invocation(tmp_path: Path, crawl: list[Path], fake_slurm: FakeSlurm):
     """Each `gristmill run` submits the next unfinished job (ingest, then the dedup phases) and returns; the
     run that finds them all done writes the manifest, with the documents a local run keeps."""

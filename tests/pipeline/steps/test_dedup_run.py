@@ -193,6 +193,7 @@ PHASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("phase", PHASES)
 def test_a_run_killed_during_any_phase_finishes_with_the_same_result(
     corpus: Path, full_run: Path, tmp_path: Path, phase: str
