@@ -78,6 +78,8 @@ def window_hashes(units: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np
     spans of about SPAN units, so memory stays bounded whatever the document's size."""
     if len(starts) == 0:
         return np.empty(0, dtype=_U64)
+    if ends[-1] - starts[0] <= SPAN:  # the usual case: one span
+        return _span_hashes(units, starts, ends)
     cuts = np.searchsorted(starts, np.arange(starts[0], starts[-1] + 1, SPAN)[1:])
     parts = []
     for first, last in zip(np.r_[0, cuts], np.r_[cuts, len(starts)], strict=True):
