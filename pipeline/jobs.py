@@ -74,6 +74,17 @@ def all_stage_columns(prepared: PreparedRun) -> list[pa.Field]:
     return [column for stage in prepared.recipe.stage[1:-1] for column in columns_of(stage)]  # type: ignore[arg-type]
 
 
+def intermediate_paths(prepared: PreparedRun) -> list[Path]:
+    """What the jobs of a run pass on to each other (a copy of the documents before each dedup stage, and
+    the stage's arrays), which a complete run no longer needs."""
+    run_dir, paths, job = prepared.run_dir, [], "ingest"
+    for segment in prepared.recipe.segments[1:]:
+        assert segment.dedup is not None
+        paths += [docs_dir(run_dir, job), job_dir(run_dir, segment.dedup.kind) / "work"]
+        job = f"{segment.dedup.kind}/apply"
+    return paths
+
+
 def plan_jobs(prepared: PreparedRun) -> Iterator[Job]:
     """The jobs of a run in order; consume one, run it, and only then ask for the next."""
     recipe, run_dir = prepared.recipe, prepared.run_dir

@@ -26,6 +26,9 @@ class RunSection(_Section):
     name: str | None = None
     output: str | None = Field(default=None, description="default RUN_DIR, relative to the working directory")
     limit: Annotated[int, Field(ge=1)] | None = Field(default=None, description="stop after N documents")
+    keep_intermediate: bool = Field(
+        default=False, description="keep the documents and arrays dedup jobs pass on, once the run is complete"
+    )
 
 
 class SlurmOptions(_Section):

@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
 import tomllib
@@ -30,7 +31,7 @@ from pipeline.atomic import write_json_atomic, write_text_atomic
 from pipeline.executors import build_executor
 from pipeline.filters.urls import UrlFilterStage
 from pipeline.inputs import InputFile, assign_files_to_tasks, resolve_inputs
-from pipeline.jobs import all_stage_columns, cluster_stats_path, job_dir, plan_jobs
+from pipeline.jobs import all_stage_columns, cluster_stats_path, intermediate_paths, job_dir, plan_jobs
 from pipeline.manifest import write_manifest
 from pipeline.progress import ProgressWatcher
 from pipeline.recipe import URL_LIST_FIELDS, Recipe, load_recipe
@@ -39,7 +40,7 @@ from pipeline.steps.dedup import read_cluster_stats
 from pipeline.steps.shard import shards_dir
 from pipeline.summary import load_stage_totals, print_summary, save_summary
 
-IGNORED_ON_RESUME = {("gristmill",), ("executor", "workers")}
+IGNORED_ON_RESUME = {("gristmill",), ("executor", "workers"), ("run", "keep_intermediate")}
 
 
 @dataclass
@@ -265,5 +266,8 @@ def _execute_locked(prepared: PreparedRun, console: Console) -> RunResult:
         if stage.kind in ("exact_dedup", "minhash_dedup")
     }
     save_summary(run_dir, totals, wall)
+    if not prepared.recipe.run.keep_intermediate:
+        for path in intermediate_paths(prepared):
+            shutil.rmtree(path, ignore_errors=True)
     print_summary(console, run_dir, totals, manifest, wall, clusters)
     return RunResult(run_dir, True, manifest, [])

@@ -267,3 +267,17 @@ def test_near_copies_meet_even_when_a_weaker_match_leads_their_bucket(tmp_path: 
     later_of_the_pair = "C" if order.index("B") < order.index("C") else "B"
     assert gone["id"].to_list() == [later_of_the_pair]
     assert "A" in kept_ids(run_dir)
+
+
+def test_a_complete_run_drops_what_its_jobs_passed_on_unless_asked_to_keep_it(corpus: Path, tmp_path: Path):
+    stages = '[[stage]]\nkind = "minhash_dedup"\n\n[[stage]]\nkind = "line_dedup"\n'
+    passed_on = ["ingest/docs", "minhash_dedup/work", "minhash_dedup/apply/docs", "line_dedup/work"]
+    run_dir = run(recipe(tmp_path, stages), corpus, tmp_path / "run")
+    assert not any((run_dir / path).exists() for path in passed_on)
+    before = kept_texts(run_dir)
+    path = recipe(tmp_path, stages)
+    path.write_text("[run]\nkeep_intermediate = true\n\n" + path.read_text())
+    assert kept_texts(run(path, corpus, run_dir)) == before  # a complete run reruns as complete
+    kept_run = run(path, corpus, tmp_path / "kept")
+    assert all((kept_run / path).is_dir() for path in passed_on)
+    assert kept_texts(kept_run) == before
