@@ -81,7 +81,10 @@ def test_full_recipe_with_sizes_and_slurm(tmp_path: Path):
     ("text", "expected"),
     [
         ("bogus = 1\n" + INGEST, "bogus: unknown key; expected one of: executor, run, stage"),
-        ("[run]\nnmae = 'x'\n" + INGEST, "run.nmae: unknown key; expected one of: keep_intermediate, limit, name, output"),
+        (
+            "[run]\nnmae = 'x'\n" + INGEST,
+            "run.nmae: unknown key; expected one of: keep_intermediate, limit, name, output",
+        ),
         (
             "[executor]\nworker = 2\n" + INGEST,
             "executor.worker: unknown key; expected one of: kind, ray, slurm, tasks, workers",
