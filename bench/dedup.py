@@ -517,24 +517,6 @@ def scores(same: np.ndarray, positive: np.ndarray, extra_fp: int) -> Scores:
     return Scores(tp, fp, fn, int((~same & ~positive).sum()))
 
 
-def table(say: Callable[[str], None], headers: Sequence[str], rows: Sequence[Sequence[Any]], left: int = 1) -> None:
-    """A plain-text table: the first `left` columns left-aligned, the others right-aligned."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-
-    def line(row: Sequence[str]) -> str:
-        padded = [
-            cell.ljust(width) if i < left else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ]
-        return "  ".join(padded).rstrip()
-
-    say(line(cells[0]))
-    say("  ".join("-" * width for width in widths))
-    for row in cells[1:]:
-        say(line(row))
-
-
 def mib(size: float) -> str:
     return f"{size / 2**20:,.0f} MiB"
 
@@ -582,7 +564,7 @@ def report_composition(say: Callable[[str], None], bench: Benchmark, pairs: Pair
             ]
             row.append(f"{len(docs):,}  {np.median([by_copy[d] for d in docs]):.2f}" if docs else "0  -")
         rows.append(row)
-    table(say, ["edits/word", *(f"{kind}: n  J" for kind in KINDS)], rows)
+    common.table(say, ["edits/word", *(f"{kind}: n  J" for kind in KINDS)], rows)
     say()
 
 
@@ -651,7 +633,7 @@ def report_results(
         measure("peak RSS, process tree (sum of VmRSS)", gm.measured.tree_rss, dt.measured.tree_rss, mib),
         measure("wall s, whole child process", gm.measured.wall_s, dt.measured.wall_s, lambda v: f"{v:.1f}"),
     ]
-    table(say, ["1 worker each", "gristmill", "datatrove", "gristmill / datatrove"], rows_out)
+    common.table(say, ["1 worker each", "gristmill", "datatrove", "gristmill / datatrove"], rows_out)
     say()
     say("phases (task seconds from the datatrove task logs; docs/s = documents / task s)")
     phase_rows = []
@@ -670,7 +652,7 @@ def report_results(
             p = side.phases[phase]
             row += [p.tasks, f"{p.task_s:.2f}", f"{n / p.task_s:,.0f}" if p.task_s else "-"]
         phase_rows.append(row)
-    table(say, ["phase", "gm tasks", "gm s", "gm docs/s", "dt tasks", "dt s", "dt docs/s"], phase_rows)
+    common.table(say, ["phase", "gm tasks", "gm s", "gm docs/s", "dt tasks", "dt s", "dt docs/s"], phase_rows)
     say(
         "(at this size buckets and cluster are mostly one-time costs, e.g. imports on first use; "
         "bench/dedup.py --scale measures clustering at size)"
@@ -689,7 +671,7 @@ def report_results(
             same = (side.labels[pairs.a[here]] == side.labels[pairs.b[here]]) & (side.labels[pairs.a[here]] >= 0)
             row.append(f"{same.mean():.3f}")
         bin_rows.append(row)
-    table(say, ["exact J", "pairs", "LSH P(mid)", "gristmill", "datatrove"], bin_rows)
+    common.table(say, ["exact J", "pairs", "LSH P(mid)", "gristmill", "datatrove"], bin_rows)
     say()
     say("confusion on far pairs + cross-family: TP / FP / FN / TN; the false positives by kind of pair")
     for name, s in far_scores.items():
@@ -834,7 +816,7 @@ def run_scale(args: argparse.Namespace, work: Path, say: Callable[[str], None]) 
         [name, p.tasks, f"{p.wall_s:.1f}", f"{p.task_s:.1f}", f"{args.scale / p.task_s:,.0f}" if p.task_s else "-"]
         for name, p in gristmill_phases(run_dir).items()
     ]
-    table(say, ["phase", "tasks", "wall s", "task s", "docs/task s"], rows)
+    common.table(say, ["phase", "tasks", "wall s", "task s", "docs/task s"], rows)
     say()
     say(
         f"clusters.json: {stats['documents']:,} documents; {stats['candidate_pairs']:,} candidate pairs, "
@@ -860,7 +842,7 @@ def run_scale(args: argparse.Namespace, work: Path, say: Callable[[str], None]) 
         ["whole run: largest process VmHWM (sampled)", measured.max_rss],
         ["whole run: process tree, sum of VmRSS (sampled)", measured.tree_rss],
     ]
-    table(say, ["memory", "peak", "per million docs"], [[m, mib(v), mib(v / millions)] for m, v in memory_rows])
+    common.table(say, ["memory", "peak", "per million docs"], [[m, mib(v), mib(v / millions)] for m, v in memory_rows])
     say(
         "(the cluster phase resets its process's high-water mark when it starts, so its VmHWM is its own peak; "
         f"the process that launched gristmill, this bench, peaked at {mib(launcher)})"

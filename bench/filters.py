@@ -304,24 +304,6 @@ def load_corpus(root: Path, limit: int | None) -> Corpus:
     return corpus
 
 
-def table(say: Callable[[str], None], headers: Sequence[str], rows: Sequence[Sequence[Any]], left: int = 1) -> None:
-    """A plain-text table: the first `left` columns left-aligned, the others right-aligned."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-
-    def line(row: Sequence[str]) -> str:
-        padded = [
-            cell.ljust(width) if i < left else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ]
-        return "  ".join(padded).rstrip()
-
-    say(line(cells[0]))
-    say("  ".join("-" * width for width in widths))
-    for row in cells[1:]:
-        say(line(row))
-
-
 def report_times(say: Callable[[str], None], title: str, result: SideResult) -> None:
     """Where one side's time went, block by block (wall seconds inside each block/stage)."""
     if not result.block_s:
@@ -332,7 +314,7 @@ def report_times(say: Callable[[str], None], title: str, result: SideResult) -> 
         (name, f"{docs:,}", f"{seconds:.2f}", f"{seconds / docs * 1e6 if docs else 0:,.0f}", f"{seconds / total:.0%}")
         for name, (docs, seconds) in result.block_s.items()
     ]
-    table(say, ["block" if title == "datatrove" else "stage", "docs in", "s", "us/doc", "share"], rows)
+    common.table(say, ["block" if title == "datatrove" else "stage", "docs in", "s", "us/doc", "share"], rows)
     say()
 
 
@@ -342,7 +324,7 @@ def report_removals(say: Callable[[str], None], title: str, result: SideResult) 
     say(f"{title}: {total - sum(counts.values()):,} kept, {sum(counts.values()):,} removed")
     rows = [(reason, f"{count:,}", f"{count / total:.1%}") for reason, count in counts.most_common()]
     first = "first removing block: reason" if title == "datatrove" else "removing stage: rule"
-    table(say, [first, "docs", "share"], rows)
+    common.table(say, [first, "docs", "share"], rows)
     say()
 
 
@@ -368,7 +350,7 @@ def report_agreement(say: Callable[[str], None], datatrove: SideResult, gristmil
         if dk != gk
     )
     say(f"disagreements by cause: {sum(causes.values()):,} (top 20)")
-    table(
+    common.table(
         say,
         ["datatrove first block: reason", "gristmill stage: rule", "docs"],
         [(d, g, f"{count:,}") for (d, g), count in causes.most_common(20)],
@@ -416,7 +398,7 @@ def main() -> None:
         (name, f"{result.cpu_s:.2f}", f"{result.wall_s:.2f}", f"{result.rate():,.0f}", f"{sum(result.kept):,}")
         for name, result in sides.items()
     ]
-    table(say, ["filter chain, 1 core", "cpu s", "wall s", "docs/s/core", "kept"], rows)
+    common.table(say, ["filter chain, 1 core", "cpu s", "wall s", "docs/s/core", "kept"], rows)
     say(f"speed ratio gristmill/datatrove: {gristmill.rate() / datatrove.rate():.1f}x (docs per CPU second)")
     say()
 
