@@ -15,21 +15,11 @@ from functools import lru_cache
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
-from pipeline.dedup.shingles import fmix64
+from pipeline.dedup.shingles import fmix
 
 EMPTY = np.uint32(0xFFFFFFFF)
 BLOCK = 512
 _U32 = np.uint32
-
-
-def fmix32(values: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 32-bit finaliser, the pre-mix datasketch's affine32 scheme applies."""
-    with np.errstate(over="ignore"):
-        values = values ^ (values >> _U32(16))
-        values = values * _U32(0x85EBCA6B)
-        values = values ^ (values >> _U32(13))
-        values = values * _U32(0xC2B2AE35)
-        return values ^ (values >> _U32(16))
 
 
 class MinHasher:
@@ -45,7 +35,7 @@ class MinHasher:
         """Blocks of BLOCK shingles at a time: the [block x num_perm] products stay in cache, and a long
         document needs no more memory than a short one. Repeated shingles cannot change a minimum."""
         signature = np.full(self.num_perm, EMPTY, dtype=_U32)
-        hashed = fmix32((shingles >> np.uint64(32)).astype(_U32))[:, None]
+        hashed = fmix((shingles >> np.uint64(32)).astype(_U32), 32)[:, None]
         products = np.empty((min(len(hashed), BLOCK), self.num_perm), dtype=_U32)
         with np.errstate(over="ignore"):
             for start in range(0, len(hashed), BLOCK):
@@ -65,7 +55,7 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
         for band in range(bands):
             acc = np.full(signatures.shape[0], band, dtype=np.uint64)
             for value in signatures[:, band * rows : (band + 1) * rows].T:
-                acc = fmix64(acc * np.uint64(0x9E3779B97F4A7C15) + value.astype(np.uint64))
+                acc = fmix(acc * np.uint64(0x9E3779B97F4A7C15) + value.astype(np.uint64))
             keys[band] = acc
     return keys
 

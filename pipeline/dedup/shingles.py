@@ -43,14 +43,24 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def fmix64(values: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finaliser: a bijection that spreads every input bit over the output."""
+# MurmurHash3's finaliser constants by width: shift, multiplier, shift, multiplier, shift
+_FMIX = {
+    32: (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16),
+    64: (33, 0xFF51AFD7ED558CCD, 33, 0xC4CEB93FE1A85EC5, 33),
+}
+
+
+def fmix(values: np.ndarray, width: int = 64) -> np.ndarray:
+    """MurmurHash3's finaliser on uint32 or uint64 values: a bijection that spreads every input bit over
+    the output (the 32-bit one is the pre-mix datasketch's affine32 scheme applies)."""
+    kind = np.uint32 if width == 32 else np.uint64
+    shift1, multiply1, shift2, multiply2, shift3 = (kind(c) for c in _FMIX[width])
     with np.errstate(over="ignore"):
-        values = values ^ (values >> _U64(33))
-        values = values * _U64(0xFF51AFD7ED558CCD)
-        values = values ^ (values >> _U64(33))
-        values = values * _U64(0xC4CEB93FE1A85EC5)
-        return values ^ (values >> _U64(33))
+        values = values ^ (values >> shift1)
+        values = values * multiply1
+        values = values ^ (values >> shift2)
+        values = values * multiply2
+        return values ^ (values >> shift3)
 
 
 class _Powers:
@@ -96,7 +106,7 @@ def _span_hashes(units: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
         np.cumsum(units.astype(_U64) * _POWERS.up[: len(units)], dtype=_U64, out=prefix[1:])
         raw = (prefix[ends] - prefix[starts]) * _POWERS.down[starts]
         lengths = (ends - starts).astype(_U64)
-        return fmix64(raw ^ (lengths * _U64(0x9E3779B97F4A7C15)))
+        return fmix(raw ^ (lengths * _U64(0x9E3779B97F4A7C15)))
 
 
 def word_hashes(normalized: str) -> np.ndarray:
