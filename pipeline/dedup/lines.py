@@ -27,10 +27,10 @@ def document_line_keys(text: str, min_chars: int) -> np.ndarray:
 
 def cut_lines(text: str, frequent: np.ndarray, min_chars: int) -> tuple[str, int]:
     """The text without lines whose key is in `frequent` (sorted), and how many lines were cut."""
-    lines = text.split("\n")
-    keys, eligible = line_keys(lines, min_chars)
     if len(frequent) == 0:
         return text, 0
+    lines = text.split("\n")
+    keys, eligible = line_keys(lines, min_chars)
     positions = np.minimum(np.searchsorted(frequent, keys), len(frequent) - 1)
     cut = eligible & (frequent[positions] == keys)
     if not cut.any():

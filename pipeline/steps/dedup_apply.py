@@ -55,13 +55,15 @@ class DedupApplyStep(PipelineStep):
         size, row = path.stat().st_size, 0
         for batch in row_batches(path):
             for values in batch.to_pylist():
-                document = Document(text=values.pop("text"), id=values.pop("id"), metadata=values)
-                counters.bytes_in += len(document.text.encode("utf-8"))
+                text = values.pop("text")
+                document = Document(text=text, id=values.pop("id"), metadata=values)
+                size = len(text.encode("utf-8"))
+                counters.bytes_in += size
                 decide(document, row)
                 if document.metadata.get("removed_stage") == self.stage.kind:
                     counters.count_removed(document.metadata["removed_by"])
-                else:
-                    counters.count_kept(len(document.text.encode("utf-8")))
+                else:  # only line dedup rewrites text; the others keep the size measured above
+                    counters.count_kept(size if document.text is text else len(document.text.encode("utf-8")))
                 row += 1
                 yield document
             progress.update(size * row // total_rows, row)
