@@ -19,6 +19,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 1 if result.failed_tasks else 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pipeline.report.command import report
+
+    return report(args.run_dir, args.html, args.json, args.samples, args.compare, Console())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gristmill", description="From raw web crawl to a pretrained language model.")
     parser.add_argument("--version", action="version", version=f"gristmill {__version__}")
@@ -42,6 +48,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--limit", type=int, metavar="N", help="stop after N documents in total (for trials)")
     run.set_defaults(handler=_cmd_run)
+
+    report = commands.add_parser(
+        "report",
+        help="data-quality report of a finished run: terminal, HTML, JSON",
+        description="Funnel, languages, lengths, duplicates, domains, time and examples per rule of a finished run, "
+        "computed with polars over its stats, shards and removed documents.",
+    )
+    report.add_argument("run_dir", metavar="RUN_DIR", help="the run folder of a finished `gristmill run`")
+    report.add_argument("--html", metavar="FILE", help="write a self-contained HTML report (opens offline)")
+    report.add_argument(
+        "--json", metavar="FILE", help="write the figures as JSON (schema: pipeline/report/schema.json)"
+    )
+    report.add_argument(
+        "--samples", type=int, default=3, metavar="N", help="examples per rule, removed and kept (default 3)"
+    )
+    report.add_argument("--compare", metavar="OTHER_RUN", help="another run on the same input: what changed")
+    report.set_defaults(handler=_cmd_report)
     return parser
 
 

@@ -6,6 +6,7 @@ its global phases and starts a new per-document job:
   <dedup>/buckets|lines   one task per key partition
   <dedup>/cluster         one task (exact and MinHash dedup)
   <dedup>/apply           decisions -> filters that follow -> documents for the next job (or shards)
+  shuffle/scatter|gather  with `shuffle = true` in the shard stage (see `pipeline.steps.shuffle`)
 
 Each job has its folder under RUN/ for datatrove's completion markers, logs and progress files. Jobs are
 built one at a time, after the previous one finished, because a job's task count is the number of files
@@ -40,6 +41,8 @@ from pipeline.steps.dedup_apply import DedupApplyStep
 from pipeline.steps.filter import FilterStep
 from pipeline.steps.ingest import IngestStep
 from pipeline.steps.shard import ShardStep
+from pipeline.steps.shuffle import ShuffleGatherStep, ShuffleScatterStep, bucket_count
+from pipeline.summary import load_stage_totals
 
 if TYPE_CHECKING:
     from pipeline.runner import PreparedRun
@@ -82,6 +85,8 @@ def intermediate_paths(prepared: PreparedRun) -> list[Path]:
         assert segment.dedup is not None
         paths += [docs_dir(run_dir, job), job_dir(run_dir, segment.dedup.kind) / "work"]
         job = f"{segment.dedup.kind}/apply"
+    if prepared.recipe.shard.shuffle:
+        paths += [docs_dir(run_dir, job), job_dir(run_dir, "shuffle") / "work"]
     return paths
 
 
@@ -91,8 +96,9 @@ def plan_jobs(prepared: PreparedRun) -> Iterator[Job]:
     segments = recipe.segments
     columns: list[pa.Field] = []
     previous_job = ""
+    route = any(isinstance(s, LangIdStage) and s.route for s in recipe.filter_stages)
     for number, segment in enumerate(segments):
-        last = number == len(segments) - 1
+        last = number == len(segments) - 1 and not recipe.shard.shuffle
         stages = [segment.dedup] if segment.dedup else []
         columns += [column for stage in [*stages, *segment.filters] for column in columns_of(stage)]
         if segment.dedup is None:
@@ -111,19 +117,39 @@ def plan_jobs(prepared: PreparedRun) -> Iterator[Job]:
             )
             filters, tasks, total = segment.filters, max(len(files), 1), sum(f.stat().st_size for f in files)
         removed = ["ingest" if segment.dedup is None else segment.dedup.kind, *(f.kind for f in segment.filters)]
-        route = last and any(isinstance(s, LangIdStage) and s.route for s in recipe.filter_stages)
         sink = ShardStep(
             run_dir,
             recipe.shard,
             removed_stages=removed,
             stage_columns=list(columns),
-            route_by_lang=route,
+            route_by_lang=last and route,
             intermediate=None if last else docs_dir(run_dir, job),
             removed_columns=all_stage_columns(prepared),
         )
         steps = [source, *([FilterStep(run_dir, filters)] if filters else []), sink]
         yield Job(job, tasks, steps, total)
         previous_job = job
+    if recipe.shard.shuffle:
+        yield from _shuffle_phases(prepared, docs_dir(run_dir, previous_job), columns, route)
+
+
+def _shuffle_phases(prepared: PreparedRun, documents: Path, columns: list[pa.Field], route: bool) -> Iterator[Job]:
+    run_dir, shard = prepared.run_dir, prepared.recipe.shard
+    work = job_dir(run_dir, "shuffle") / "work"
+    files = document_files(documents)
+    text_bytes = load_stage_totals(run_dir, [prepared.recipe.stage[-2].kind])[0].bytes_out
+    buckets = bucket_count(text_bytes, int(shard.shard_size))
+    scatter = ShuffleScatterStep(documents, work, buckets, shard.shuffle_seed)
+    yield Job("shuffle/scatter", max(len(files), 1), [scatter], sum(f.stat().st_size for f in files))
+    sink = ShardStep(
+        run_dir,
+        shard,
+        removed_stages=[],
+        stage_columns=columns,
+        route_by_lang=route,
+        removed_columns=all_stage_columns(prepared),
+    )
+    yield Job("shuffle/gather", buckets, [ShuffleGatherStep(work), sink])
 
 
 def _ingest_source(prepared: PreparedRun, segment: Segment) -> tuple[PipelineStep, list[FilterStage], int, int | None]:

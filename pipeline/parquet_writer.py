@@ -1,5 +1,8 @@
 """Parquet shard writer: zstd, statistics and page index on, row groups sized for streaming, atomic files.
 
+Statistics (and so the page index) cover every column but `text`: min/max of whole documents would fill
+the footer and every page header with up to 4 kB per column chunk and never prune a read.
+
 Rows are buffered per column; a row group is written when the buffered text reaches
 `row_group_bytes`, and a shard is finished (renamed from its temp name) once it reaches
 `shard_bytes` on disk. Shard names are `{prefix}-{seq:05d}.parquet`, so a task that is rerun
@@ -85,7 +88,7 @@ class ParquetShardWriter:
             self.schema,
             compression="zstd",
             compression_level=self.compression_level,
-            write_statistics=True,
+            write_statistics=[name for name in self.schema.names if name != "text"],
             write_page_index=True,
         )
 

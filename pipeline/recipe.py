@@ -86,6 +86,10 @@ class ShardStage(_Section):
     shard_size: Annotated[ByteSize, Field(gt=0)] = ByteSize(256_000_000)
     row_group_size: Annotated[ByteSize, Field(gt=0, description="uncompressed bytes per group")] = ByteSize(32_000_000)
     compression_level: Annotated[int, Field(ge=1, le=22)] = 3
+    shuffle: bool = Field(
+        default=False, description="order documents across all shards by a keyed hash of their id (two more jobs)"
+    )
+    shuffle_seed: int = Field(default=0, description="the hash key: same seed and input, same shards")
 
 
 Stage = Annotated[IngestStage | FilterStage | DedupStage | ShardStage, Field(discriminator="kind")]

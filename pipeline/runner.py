@@ -259,7 +259,9 @@ def _execute_locked(prepared: PreparedRun, console: Console) -> RunResult:
     wall = _total_wall_seconds(run_dir, time.perf_counter() - started, tasks_run)
     totals = load_stage_totals(run_dir, labels)
     schema = document_schema(all_stage_columns(prepared))
-    manifest = write_manifest(shards_dir(run_dir), prepared.files, recipe_text, totals[-1].bytes_out, schema)
+    shard = prepared.recipe.shard
+    seed = shard.shuffle_seed if shard.shuffle else None
+    manifest = write_manifest(shards_dir(run_dir), prepared.files, recipe_text, schema, seed)
     clusters = {
         stage.kind: read_cluster_stats(cluster_stats_path(run_dir, stage.kind))
         for stage in prepared.recipe.stage

@@ -22,6 +22,7 @@ class StageTotals:
     docs_in: int = 0
     kept: int = 0
     removed: Counter[str] = field(default_factory=Counter)
+    removed_bytes: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     bytes_in: int = 0
     bytes_out: int = 0
@@ -39,6 +40,7 @@ def load_stage_totals(run_dir: Path, stages: list[str]) -> list[StageTotals]:
             for name in ("docs_in", "kept", "bytes_in", "bytes_out", "seconds", "files"):
                 setattr(total, name, getattr(total, name) + data[name])
             total.removed.update(data["removed"])
+            total.removed_bytes.update(data.get("removed_bytes", {}))
             total.skipped.update(data["skipped"])
         totals.append(total)
     return totals
@@ -54,11 +56,12 @@ def save_summary(run_dir: Path, totals: list[StageTotals], wall_seconds: float) 
 def _as_json(totals: StageTotals) -> dict[str, Any]:
     data = {name: getattr(totals, name) for name in totals.__dataclass_fields__}
     data["removed"] = dict(totals.removed.most_common())
+    data["removed_bytes"] = {rule: totals.removed_bytes[rule] for rule in data["removed"]}
     data["skipped"] = dict(totals.skipped.most_common())
     return data
 
 
-def _size(n: float) -> str:
+def size_text(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if abs(n) < 1000 or unit == "TB":
             return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
@@ -84,8 +87,8 @@ def print_summary(
             f"{t.docs_in:,}",
             f"{t.kept:,}",
             f"{sum(t.removed.values()):,}",
-            _size(t.bytes_in),
-            _size(t.bytes_out),
+            size_text(t.bytes_in),
+            size_text(t.bytes_out),
             f"{t.seconds:,.1f} s",
             rate,
         )
@@ -112,7 +115,7 @@ def print_summary(
     console.print(
         f"[bold]{manifest['documents']:,} documents[/] in {len(manifest['shards'])} "
         f"shard{'' if len(manifest['shards']) == 1 else 's'} "
-        f"({_size(manifest['bytes'])}) at {run_dir / 'shards'}; "
+        f"({size_text(manifest['bytes'])}) at {run_dir / 'shards'}; "
         f"{first.docs_in:,} documents in {wall_seconds:,.1f} s of wall time = {rate:,.0f} docs/s"
     )
 

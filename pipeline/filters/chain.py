@@ -112,7 +112,7 @@ class FilterChain:
                     counters.count_kept(sizes[i])
                     survivors.append(i)
                 else:
-                    counters.count_removed(verdict.removed_by)
+                    counters.count_removed(verdict.removed_by, sizes[i])
                     outcome.stage = options.kind
                     outcome.removed_by = verdict.removed_by
                     outcome.removed_detail = verdict.removed_detail

@@ -12,13 +12,15 @@ from pipeline.atomic import write_json_atomic
 
 @dataclass
 class StageCounters:
-    """docs_in == kept + sum(removed.values()) always holds; `skipped` counts non-document records."""
+    """docs_in == kept + sum(removed.values()) always holds; `removed_bytes` is the UTF-8 text of the removed
+    documents by rule, so a report's funnel has bytes per rule; `skipped` counts non-document records."""
 
     stage: str
     task: int
     docs_in: int = 0
     kept: int = 0
     removed: Counter[str] = field(default_factory=Counter)
+    removed_bytes: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     bytes_in: int = 0
     bytes_out: int = 0
@@ -30,13 +32,15 @@ class StageCounters:
         self.kept += 1
         self.bytes_out += text_bytes
 
-    def count_removed(self, rule: str) -> None:
+    def count_removed(self, rule: str, text_bytes: int) -> None:
         self.docs_in += 1
         self.removed[rule] += 1
+        self.removed_bytes[rule] += text_bytes
 
     def save(self, run_dir: Path) -> None:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["removed"] = dict(sorted(self.removed.items()))
+        data["removed_bytes"] = dict(sorted(self.removed_bytes.items()))
         data["skipped"] = dict(sorted(self.skipped.items()))
         write_json_atomic(stats_path(run_dir, self.stage, self.task), data)
 

@@ -57,13 +57,13 @@ class DedupApplyStep(PipelineStep):
             for values in batch.to_pylist():
                 text = values.pop("text")
                 document = Document(text=text, id=values.pop("id"), metadata=values)
-                size = len(text.encode("utf-8"))
-                counters.bytes_in += size
+                text_bytes = len(text.encode("utf-8"))
+                counters.bytes_in += text_bytes
                 decide(document, row)
                 if document.metadata.get("removed_stage") == self.stage.kind:
-                    counters.count_removed(document.metadata["removed_by"])
+                    counters.count_removed(document.metadata["removed_by"], text_bytes)
                 else:  # only line dedup rewrites text; the others keep the size measured above
-                    counters.count_kept(size if document.text is text else len(document.text.encode("utf-8")))
+                    counters.count_kept(text_bytes if document.text is text else len(document.text.encode("utf-8")))
                 row += 1
                 yield document
             progress.update(size * row // total_rows, row)

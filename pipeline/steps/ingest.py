@@ -75,7 +75,7 @@ class IngestStep(PipelineStep):
                     document = self._to_document(record, extractor, url_check)
                     removed_by = document.metadata.get("removed_by")
                     if removed_by and document.metadata["removed_stage"] == self.name:
-                        counters.count_removed(removed_by)
+                        counters.count_removed(removed_by, len(document.text.encode("utf-8", "replace")))
                     else:
                         size = len(document.text.encode("utf-8"))
                         counters.count_kept(size)
@@ -149,7 +149,7 @@ class _UrlCheck:
         self.counters.seconds += elapsed
         self.ingest_seconds_spent += elapsed
         if not verdict.kept:
-            self.counters.count_removed(verdict.removed_by or "url_filter")
+            self.counters.count_removed(verdict.removed_by or "url_filter", len(text.encode("utf-8", "replace")))
         return verdict
 
 
