@@ -6,12 +6,21 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
+import shlex
+import subprocess
+import threading
+import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
     os.environ[_variable] = "1"  # per-core figures: a bench process uses one core unless it says otherwise
+
+
+SAMPLE_SECONDS = 0.1
 
 
 class Report:
@@ -69,3 +78,61 @@ def table(say: Callable[[str], None], headers: Sequence[str], rows: Sequence[Seq
     say("  ".join("-" * width for width in widths))
     for row in cells[1:]:
         say(line(row))
+
+
+@dataclass(slots=True)
+class Measured:
+    """A child process: wall seconds, largest VmHWM of its processes, peak of the summed VmRSS of its tree."""
+
+    wall_s: float
+    max_rss: int
+    tree_rss: int
+
+
+def tree_memory(root: int) -> tuple[int, int]:
+    """(sum of VmRSS, largest VmHWM) in bytes over `root` and its descendants, from /proc. VmHWM is the
+    peak of a process's own address space since its exec; shared pages count in every process's VmRSS."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                children[int(Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[1])].append(int(entry.name))
+            except (OSError, IndexError):
+                continue  # gone while listing
+    rss = hwm = 0
+    frontier = [root]
+    while frontier:
+        pid = frontier.pop()
+        frontier.extend(children.get(pid, ()))
+        try:
+            status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        except OSError:
+            continue
+        kib = {line.split(":")[0]: int(line.split()[1]) for line in status if line.startswith(("VmRSS", "VmHWM"))}
+        rss += kib.get("VmRSS", 0)
+        hwm = max(hwm, kib.get("VmHWM", 0))
+    return rss * 1024, hwm * 1024
+
+
+def run_child(command: list[str], log: Path) -> Measured:
+    """Run a command (output to `log`) while sampling its process tree's memory every SAMPLE_SECONDS."""
+    tree_peak = hwm_peak = 0
+    done = threading.Event()
+    started = time.perf_counter()
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+
+        def sample() -> None:
+            nonlocal tree_peak, hwm_peak
+            while not done.wait(SAMPLE_SECONDS):
+                rss, hwm = tree_memory(process.pid)
+                tree_peak, hwm_peak = max(tree_peak, rss), max(hwm_peak, hwm)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        returncode = process.wait()
+        done.set()
+        sampler.join()
+    if returncode != 0:
+        raise SystemExit(f"{shlex.join(command)} exited with {returncode}; see {log}")
+    return Measured(time.perf_counter() - started, hwm_peak, tree_peak)

@@ -63,10 +63,8 @@ import re
 import resource
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -107,7 +105,6 @@ SCALE_COPY_SHARE = 0.15
 SCALE_MAX_SUBSTITUTION = 0.03
 SCALE_WORDS = (30, 120)
 SCALE_DOCS_PER_FILE = 100_000
-SAMPLE_SECONDS = 0.1
 TOKEN = re.compile(r"\S+\s*")
 LOG_LINE = re.compile(r"^(\S+ \S+) \| .* - (Launching pipeline|Processing done) for rank=(\d+)")
 WARM_TEXT = (
@@ -143,15 +140,6 @@ class Pairs:
 
 
 @dataclass(slots=True)
-class Measured:
-    """A child process: wall seconds, largest VmHWM of its processes, peak of the summed VmRSS of its tree."""
-
-    wall_s: float
-    max_rss: int
-    tree_rss: int
-
-
-@dataclass(slots=True)
 class Phase:
     tasks: int
     task_s: float  # summed over tasks
@@ -164,7 +152,7 @@ class Side:
 
     labels: np.ndarray
     phases: dict[str, Phase]
-    measured: Measured
+    measured: common.Measured
     removed: int
 
 
@@ -328,55 +316,6 @@ def write_jsonl(path: Path, ids: Sequence[str], texts: Sequence[str]) -> None:
             handle.write(orjson.dumps({"id": doc_id, "text": text}) + b"\n")
 
 
-def tree_memory(root: int) -> tuple[int, int]:
-    """(sum of VmRSS, largest VmHWM) in bytes over `root` and its descendants, from /proc. VmHWM is the
-    peak of a process's own address space since its exec; shared pages count in every process's VmRSS."""
-    children: dict[int, list[int]] = defaultdict(list)
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                children[int(Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[1])].append(int(entry.name))
-            except (OSError, IndexError):
-                continue  # gone while listing
-    rss = hwm = 0
-    frontier = [root]
-    while frontier:
-        pid = frontier.pop()
-        frontier.extend(children.get(pid, ()))
-        try:
-            status = Path(f"/proc/{pid}/status").read_text().splitlines()
-        except OSError:
-            continue
-        kib = {line.split(":")[0]: int(line.split()[1]) for line in status if line.startswith(("VmRSS", "VmHWM"))}
-        rss += kib.get("VmRSS", 0)
-        hwm = max(hwm, kib.get("VmHWM", 0))
-    return rss * 1024, hwm * 1024
-
-
-def run_child(command: list[str], log: Path) -> Measured:
-    """Run a command (output to `log`) while sampling its process tree's memory every SAMPLE_SECONDS."""
-    tree_peak = hwm_peak = 0
-    done = threading.Event()
-    started = time.perf_counter()
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-
-        def sample() -> None:
-            nonlocal tree_peak, hwm_peak
-            while not done.wait(SAMPLE_SECONDS):
-                rss, hwm = tree_memory(process.pid)
-                tree_peak, hwm_peak = max(tree_peak, rss), max(hwm_peak, hwm)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        returncode = process.wait()
-        done.set()
-        sampler.join()
-    if returncode != 0:
-        raise SystemExit(f"{shlex.join(command)} exited with {returncode}; see {log}")
-    return Measured(time.perf_counter() - started, hwm_peak, tree_peak)
-
-
 def task_phase(job_dir: Path) -> Phase:
     """Task time of one datatrove job from its task logs: launch to done of every task."""
     launched: dict[int, datetime] = {}
@@ -394,7 +333,7 @@ def task_phase(job_dir: Path) -> Phase:
     return Phase(len(finished), task_s, wall_s)
 
 
-def run_gristmill(inputs: list[Path], run_dir: Path, workers: int) -> Measured:
+def run_gristmill(inputs: list[Path], run_dir: Path, workers: int) -> common.Measured:
     """`gristmill run` of ingest -> minhash_dedup (defaults) -> shard on the JSONL inputs."""
     recipe = {
         "executor": {"workers": workers},
@@ -403,7 +342,7 @@ def run_gristmill(inputs: list[Path], run_dir: Path, workers: int) -> Measured:
     recipe_path = run_dir.parent / f"{run_dir.name}.toml"
     recipe_path.write_text(tomli_w.dumps(recipe))
     command = [sys.executable, "-m", "gristmill", "run", str(recipe_path), "--output", str(run_dir)]
-    return run_child(command, run_dir.parent / f"{run_dir.name}.log")
+    return common.run_child(command, run_dir.parent / f"{run_dir.name}.log")
 
 
 def gristmill_phases(run_dir: Path) -> dict[str, Phase]:
@@ -704,7 +643,7 @@ def run_benchmark(args: argparse.Namespace, work: Path, say: Callable[[str], Non
     removed = json.loads((gm_run / "stats" / "minhash_dedup" / "clusters.json").read_text())["removed"]
     gm = Side(labels_in_order(gm_ids, gm_clusters, index_of), gristmill_phases(gm_run), gm_measured, removed)
 
-    dt_measured = run_child([sys.executable, __file__, "--datatrove-run", str(work)], work / "datatrove.log")
+    dt_measured = common.run_child([sys.executable, __file__, "--datatrove-run", str(work)], work / "datatrove.log")
     dt_ids, dt_clusters, dt_removed = datatrove_clusters(work)
     dt_phases = {
         name: task_phase(work / "datatrove" / "logs" / name) for name in ("signatures", "buckets", "cluster", "filter")

@@ -28,6 +28,7 @@ def compare_runs(
     kept_a, kept_b = _kept_ids(a), _kept_ids(b)
     only_a = kept_a.join(kept_b, on="id", how="anti")
     only_b = kept_b.join(kept_a, on="id", how="anti")
+    removed_a, removed_b = _removed(a), _removed(b)
     return {
         "a": str(a.path),
         "b": str(b.path),
@@ -43,40 +44,39 @@ def compare_runs(
         "kept_by_both": kept_a.join(kept_b, on="id").height,
         "kept_only_by_a": {
             "documents": only_a.height,
-            "removed_in_b_by": _reasons(b, only_a),
-            "examples": _examples(a, b, only_a, samples),
+            "removed_in_b_by": _reasons(removed_b, only_a),
+            "examples": _examples(a, removed_b, only_a, samples),
         },
         "kept_only_by_b": {
             "documents": only_b.height,
-            "removed_in_a_by": _reasons(a, only_b),
-            "examples": _examples(b, a, only_b, samples),
+            "removed_in_a_by": _reasons(removed_a, only_b),
+            "examples": _examples(b, removed_a, only_b, samples),
         },
     }
 
 
 def _kept_ids(run: RunFolder) -> pl.DataFrame:
-    return documents.scan_documents(run.shard_files()).select("id").collect()
+    return _scan(run.shard_files(), ["id"])
+
+
+def _scan(files: list, columns: list[str]) -> pl.DataFrame:
+    """Small columns of every document (never the text), streamed."""
+    return pl.scan_parquet(files, hive_partitioning=False).select(columns).collect(engine="streaming")
 
 
 def _removed(run: RunFolder) -> pl.DataFrame:
+    """id, stage and rule of every document the run removed."""
     frames = [
-        documents.scan_documents(run.removed_files(stage)).select(
-            "id", pl.lit(stage).alias("stage"), "removed_by", "removed_detail"
-        )
+        _scan(run.removed_files(stage), ["id", "removed_by", "removed_detail"]).with_columns(stage=pl.lit(stage))
         for stage in run.removed_stages()
     ]
-    return (
-        pl.concat(frames).collect()
-        if frames
-        else pl.DataFrame(
-            schema={"id": pl.String, "stage": pl.String, "removed_by": pl.String, "removed_detail": pl.String}
-        )
-    )
+    schema = {"id": pl.String, "removed_by": pl.String, "removed_detail": pl.String, "stage": pl.String}
+    return pl.concat([pl.DataFrame(schema=schema), *frames])
 
 
-def _reasons(other: RunFolder, ids: pl.DataFrame) -> list[dict[str, Any]]:
+def _reasons(removed_in_other: pl.DataFrame, ids: pl.DataFrame) -> list[dict[str, Any]]:
     """Where the other run put these documents: the (stage, rule) that removed them, or never seen."""
-    joined = ids.join(_removed(other), on="id", how="left")
+    joined = ids.join(removed_in_other, on="id", how="left")
     counts = joined.group_by("stage", "removed_by").agg(pl.len().alias("documents")).sort("documents", descending=True)
     return [
         {"stage": r["stage"] or "not in the run", "rule": r["removed_by"] or "-", "documents": r["documents"]}
@@ -84,18 +84,27 @@ def _reasons(other: RunFolder, ids: pl.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def _examples(kept_in: RunFolder, removed_in: RunFolder, ids: pl.DataFrame, samples: int) -> list[dict[str, Any]]:
-    picked = ids.with_columns(documents.sample_key().alias("key")).sort("key").head(samples)
+def _examples(
+    kept_in: RunFolder, removed_in_other: pl.DataFrame, ids: pl.DataFrame, samples: int
+) -> list[dict[str, Any]]:
+    picked = ids.with_columns(key=documents.sample_keys(ids["id"])).sort("key").head(samples)
     if picked.is_empty():
         return []
-    scan = documents.scan_documents(kept_in.shard_files())
-    rows = (
-        scan.filter(pl.col("id").is_in(picked["id"].implode()))
-        .select("id", "url", pl.col("text").str.slice(0, EXAMPLE_CHARS))
-        .collect()
-    )
-    reasons = picked.join(_removed(removed_in), on="id", how="left").select("id", "removed_by", "removed_detail")
-    return rows.join(reasons, on="id", how="left").sort("id").to_dicts()
+    scan = pl.scan_parquet(kept_in.shard_files(), hive_partitioning=False)
+    wanted = scan.filter(pl.col("id").is_in(picked["id"].implode())).select("id", "url", "text")
+    rows = wanted.collect(engine="streaming").to_dicts()
+    reasons = picked.join(removed_in_other, on="id", how="left")
+    found = {r["id"]: r for r in reasons.to_dicts()}
+    return [
+        {
+            "id": row["id"],
+            "url": row["url"],
+            "text": row["text"][:EXAMPLE_CHARS],
+            "removed_by": found[row["id"]]["removed_by"],
+            "removed_detail": found[row["id"]]["removed_detail"],
+        }
+        for row in sorted(rows, key=lambda row: row["id"])
+    ]
 
 
 def _rules(fig_a: dict[str, Any], fig_b: dict[str, Any]) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ of a cluster.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -31,60 +32,43 @@ def rule_examples(run: RunFolder, frame: pl.DataFrame, samples: int) -> list[dic
     rules = removed.group_by("stage", "rule").agg(pl.len().alias("n"))
     order = {stage: i for i, stage in enumerate(s["stage"] for s in run.summary["stages"])}
     rules = sorted(rules.iter_rows(), key=lambda r: (order.get(r[0], len(order)), -r[2], r[1]))
-    picks = removed.sort("key").group_by("stage", "rule", maintain_order=True).head(samples)
-    pool = _kept_pool(run, frame) if samples else []
+    picks = (
+        removed.sort("key").group_by("stage", "rule", maintain_order=True).head(samples) if samples else removed.clear()
+    )
+    pool = _fetch(run, documents.kept(frame).sort("key").head(PROBE_POOL), whole=True) if samples else []
     found = []
     for stage, rule, _ in rules:
-        keys = picks.filter((pl.col("stage") == stage) & (pl.col("rule") == rule))["key"]
-        removed_rows = _fetch(run.removed_files(stage), keys) if samples else []
+        removed_rows = _fetch(run, picks.filter((pl.col("stage") == stage) & (pl.col("rule") == rule)))
         if stage == "ingest":  # records that never became documents: nothing kept is comparable
             kept_rows = []
         elif stage in DEDUP_STAGES:
-            _attach_originals(run, removed_rows)
-            kept_rows = _cluster_survivors(run, stage, samples)
+            _attach_originals(run, frame, removed_rows)
+            kept_rows = _cluster_survivors(run, frame, stage, samples)
         else:
             kept_rows = _nearest_threshold(run, stage, rule, pool, removed_rows, samples)
         found.append({"stage": stage, "rule": rule, "removed": removed_rows, "kept": kept_rows})
     return found
 
 
-def _fetch(files: list, keys: pl.Series, extra: list[str] = ()) -> list[dict[str, Any]]:
-    """The example rows of these keys, text cut to EXAMPLE_CHARS, in key order."""
-    if keys.is_empty() or not files:
-        return []
-    scan = documents.scan_documents(files)
-    names = scan.collect_schema().names()
-    rows = (
-        scan.with_columns(documents.sample_key().alias("key"))
-        .filter(pl.col("key").is_in(keys.implode()))
-        .select(
-            "key",
-            "id",
-            "url",
-            pl.col("text").str.len_bytes().alias("text_bytes"),
-            (pl.col("text").str.len_chars() > EXAMPLE_CHARS).alias("truncated"),
-            pl.col("text").str.slice(0, EXAMPLE_CHARS),
-            *[pl.col(name) for name in ("removed_detail", *extra) if name in names],
-        )
-        .sort("key")
-        .collect()
-    )
-    return [_example(row) for row in rows.drop("key").to_dicts()]
+def _fetch(
+    run: RunFolder, wanted: pl.DataFrame, extra: Sequence[str] = (), whole: bool = False
+) -> list[dict[str, Any]]:
+    """The documents of these frame rows, in their order, as examples (or `whole`: the rows, text uncut)."""
+    rows = documents.fetch_rows(run, wanted, ["url", "text", "removed_detail", *extra]) if wanted.height else []
+    return rows if whole else [_example(row) for row in rows]
 
 
 def _example(row: dict[str, Any]) -> dict[str, Any]:
-    value = row.pop("removed_detail", None)
-    return {"id": row.pop("id"), "url": row.pop("url"), "value": value, **row}
-
-
-def _kept_pool(run: RunFolder, frame: pl.DataFrame) -> list[dict[str, Any]]:
-    """Up to PROBE_POOL kept documents with their whole text, for measuring again."""
-    keys = documents.kept(frame).sort("key").head(PROBE_POOL)["key"]
-    if keys.is_empty():
-        return []
-    scan = documents.scan_documents(run.shard_files()).with_columns(documents.sample_key().alias("key"))
-    rows = scan.filter(pl.col("key").is_in(keys.implode())).select("key", "id", "url", "text").sort("key")
-    return rows.collect().drop("key").to_dicts()
+    text = row.pop("text")
+    return {
+        "id": row.pop("id"),
+        "url": row.pop("url", None),
+        "value": row.pop("removed_detail", None),
+        "text_bytes": len(text.encode("utf-8")),
+        "truncated": len(text) > EXAMPLE_CHARS,
+        "text": text[:EXAMPLE_CHARS],
+        **row,
+    }
 
 
 def _nearest_threshold(
@@ -98,21 +82,10 @@ def _nearest_threshold(
         chosen = sorted(distance, key=lambda i: (distance[i], i))
     picked = []
     for i in chosen[:samples]:
-        row = pool[i]
         value = values[i] if values is not None else None
         if value is not None and limit is not None:
             value = f"{value} (removed if {limit[0]} {_short(limit[1])})"
-        text = row["text"]
-        picked.append(
-            {
-                "id": row["id"],
-                "url": row["url"],
-                "value": value,
-                "text_bytes": len(text.encode("utf-8")),
-                "truncated": len(text) > EXAMPLE_CHARS,
-                "text": text[:EXAMPLE_CHARS],
-            }
-        )
+        picked.append(_example({**pool[i], "removed_detail": value}))
     return picked
 
 
@@ -128,36 +101,31 @@ def _short(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else f"{number:.4g}"
 
 
-def _attach_originals(run: RunFolder, rows: list[dict[str, Any]]) -> None:
+def _attach_originals(run: RunFolder, frame: pl.DataFrame, rows: list[dict[str, Any]]) -> None:
     """Beside each removed copy, the start of the kept document it duplicates, where that was kept."""
     wanted = {m[1]: row for row in rows if (m := _DUPLICATE_OF.match(row.get("value") or ""))}
-    if not wanted:
-        return
-    scan = documents.scan_documents(run.shard_files())
-    originals = scan.filter(pl.col("id").is_in(list(wanted))).select("id", pl.col("text").str.slice(0, EXAMPLE_CHARS))
-    texts = dict(originals.collect().iter_rows())
+    originals = documents.locate(documents.kept(frame), list(wanted))
+    texts = {row["id"]: row["text"][:EXAMPLE_CHARS] for row in _fetch(run, originals, whole=True)}
     for kept_id, row in wanted.items():
         row["original"] = texts.get(kept_id)
 
 
-def _cluster_survivors(run: RunFolder, stage: str, samples: int) -> list[dict[str, Any]]:
+def _cluster_survivors(run: RunFolder, frame: pl.DataFrame, stage: str, samples: int) -> list[dict[str, Any]]:
     """Kept documents that survived as the one copy of a cluster (or, for line dedup, had lines cut)."""
-    column, label = (
-        ("line_dedup_lines_removed", "lines cut")
+    column, label, least = (
+        ("line_dedup_lines_removed", "lines cut", 1)
         if stage == "line_dedup"
-        else (f"{stage}_cluster_size", "kept for a cluster of")
+        else (f"{stage}_cluster_size", "kept for a cluster of", 2)
     )
-    scan = documents.scan_documents(run.shard_files())
-    if column not in scan.collect_schema().names() or not samples:
+    files = run.shard_files()
+    if not files or not samples or column not in pl.scan_parquet(files[0]).collect_schema().names():
         return []
-    keys = (
-        scan.filter(pl.col(column) > 1 if stage != "line_dedup" else pl.col(column) > 0)
-        .select(documents.sample_key().alias("key"))
-        .sort("key")
-        .head(samples)
-        .collect()["key"]
+    scan = pl.scan_parquet(files, hive_partitioning=False).filter(pl.col(column) >= least).select("id")
+    ids = scan.collect(engine="streaming")["id"]
+    keys = documents.sample_keys(ids).sort().head(samples)
+    rows = _fetch(
+        run, documents.kept(frame).join(pl.DataFrame({"key": keys}), on="key", how="semi").sort("key"), [column]
     )
-    rows = _fetch(run.shard_files(), keys, extra=[column])
     for row in rows:
         row["value"] = f"{label} {row.pop(column)}"
     return rows
