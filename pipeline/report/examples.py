@@ -23,7 +23,7 @@ from pipeline.report.run_folder import RunFolder
 
 EXAMPLE_CHARS = 1500
 PROBE_POOL = 400
-DEDUP_STAGES = ("exact_dedup", "minhash_dedup", "line_dedup")
+DEDUP_KINDS = ("exact_dedup", "minhash_dedup", "line_dedup")
 _DUPLICATE_OF = re.compile(r"^duplicate of (\S+)")
 
 
@@ -41,7 +41,7 @@ def rule_examples(run: RunFolder, frame: pl.DataFrame, samples: int) -> list[dic
         removed_rows = _fetch(run, picks.filter((pl.col("stage") == stage) & (pl.col("rule") == rule)))
         if stage == "ingest":  # records that never became documents: nothing kept is comparable
             kept_rows = []
-        elif stage in DEDUP_STAGES:
+        elif stage in DEDUP_KINDS:
             _attach_originals(run, frame, removed_rows)
             kept_rows = _cluster_survivors(run, frame, stage, samples)
         else:

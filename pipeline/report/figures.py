@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from pipeline.report import documents
-from pipeline.report.examples import rule_examples
+from pipeline.report.examples import DEDUP_KINDS, rule_examples
 from pipeline.report.run_folder import RunFolder
 
 SCHEMA_VERSION = 1
@@ -121,7 +121,7 @@ def _histogram(lengths: pl.Series) -> list[int]:
 def _duplicates(run: RunFolder, funnel: list[dict[str, Any]]) -> list[dict[str, Any]]:
     found = []
     for stage in funnel:
-        if stage["stage"] not in ("exact_dedup", "minhash_dedup", "line_dedup"):
+        if stage["stage"] not in DEDUP_KINDS:
             continue
         clusters = run.cluster_stats(stage["stage"]) or {}
         found.append(

@@ -105,7 +105,7 @@ def _funnel(figures: dict[str, Any]) -> str:
                     f"{rule['documents']:,}",
                     share(rule["documents"], stage["docs_in"]),
                     "",
-                    f"−{size_text(rule['bytes'])}",
+                    f"−{size_text(rule['bytes'])}" if rule["bytes"] else "",
                 ]
             )
             classes.append("rule")

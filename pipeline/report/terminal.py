@@ -28,7 +28,14 @@ def print_report(console: Console, figures: dict[str, Any]) -> None:
         funnel.add_row(f"[bold]{stage['stage']}[/]", *stage_counts(stage), size_text(stage["bytes_out"]))
         for rule in stage["rules"]:
             part = share(rule["documents"], stage["docs_in"])
-            funnel.add_row(f"  {rule['rule']}", "", "", f"{rule['documents']:,}", part, f"-{size_text(rule['bytes'])}")
+            funnel.add_row(
+                f"  {rule['rule']}",
+                "",
+                "",
+                f"{rule['documents']:,}",
+                part,
+                f"-{size_text(rule['bytes'])}" if rule["bytes"] else "",
+            )
     console.print(funnel)
     output = figures["output"]
     console.print(

@@ -144,6 +144,6 @@ def test_routed_shuffled_shards_load_as_one_dataset_in_polars_and_duckdb(tmp_pat
 def test_shards_load_with_hugging_face_datasets(tmp_path: Path, crawl: Path) -> None:
     datasets = pytest.importorskip("datasets", reason="HF datasets not installed (optional reader)")
     run_dir = run(tmp_path, crawl, "hf", 'shard_size = "30kB"')
-    files = [str(p) for p in shard_files(run_dir)]
+    files = str(run_dir / "shards" / "**" / "*.parquet")  # lang=*/ folders
     loaded = datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=str(tmp_path / "hf"))
     assert loaded.num_rows == 90 and set(loaded["lang"]) == set(LANGUAGES)
