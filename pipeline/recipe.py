@@ -89,7 +89,9 @@ class ShardStage(_Section):
     shuffle: bool = Field(
         default=False, description="order documents across all shards by a keyed hash of their id (two more jobs)"
     )
-    shuffle_seed: int = Field(default=0, description="the hash key: same seed and input, same shards")
+    shuffle_seed: Annotated[int, Field(ge=0, lt=2**63)] = Field(
+        default=0, description="the hash key: same seed and input, same shards"
+    )
 
 
 Stage = Annotated[IngestStage | FilterStage | DedupStage | ShardStage, Field(discriminator="kind")]

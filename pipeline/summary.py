@@ -118,6 +118,7 @@ def print_summary(
         f"({size_text(manifest['bytes'])}) at {run_dir / 'shards'}; "
         f"{first.docs_in:,} documents in {wall_seconds:,.1f} s of wall time = {rate:,.0f} docs/s"
     )
+    console.print(f"what each rule removed and kept, with examples: gristmill report {run_dir} --html report.html")
 
 
 def describe_clusters(stats: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,27 +58,38 @@ class ShuffleScatterStep(PipelineStep):
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         files = document_files(self.documents)
         if rank < len(files):
-            table = pq.read_table(files[rank])
-            keys = np.fromiter(
-                (shuffle_key(i, self.seed) for i in table.column("id").to_pylist()), np.uint64, table.num_rows
-            )
-            table = table.append_column(KEY, pa.array(keys)).append_column(
-                BUCKET, pa.array((keys % np.uint64(self.buckets)).astype(np.int32))
-            )
-            _write_by_bucket(scattered_file(self.work, rank), table.sort_by(BUCKET))
+            _write_by_bucket(scattered_file(self.work, rank), self._bucketed(pq.ParquetFile(files[rank])))
         yield from ()
 
+    def _bucketed(self, parquet: pq.ParquetFile) -> Iterator[pa.Table]:
+        """Each row group of the document file (so memory holds one), with key and bucket, sorted by bucket."""
+        for group in range(parquet.metadata.num_row_groups):
+            table = parquet.read_row_group(group)
+            ids = table.column("id").to_pylist()
+            keys = np.fromiter((shuffle_key(i, self.seed) for i in ids), np.uint64, len(ids))
+            buckets = pa.array((keys % np.uint64(self.buckets)).astype(np.int32))
+            yield table.append_column(KEY, pa.array(keys)).append_column(BUCKET, buckets).sort_by(BUCKET)
 
-def _write_by_bucket(path: Path, table: pa.Table) -> None:
-    """One row group per bucket, so the footer statistics of `_shuffle_bucket` tell a gather task what to read."""
+
+def _write_by_bucket(path: Path, tables: Iterator[pa.Table]) -> None:
+    """One row group per bucket of each input row group, so the footer statistics of `_shuffle_bucket` tell a
+    gather task which row groups to read."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
-    with pq.ParquetWriter(tmp, table.schema, compression="zstd", write_statistics=[BUCKET]) as writer:
+    writer: pq.ParquetWriter | None = None
+    for table in tables:
+        if writer is None:
+            writer = pq.ParquetWriter(tmp, table.schema, compression="zstd", write_statistics=[BUCKET])
         buckets = table.column(BUCKET).to_numpy()
         starts = np.flatnonzero(np.diff(buckets, prepend=-1))
         for start, end in zip(starts, [*starts[1:], len(buckets)], strict=True):
             writer.write_table(table.slice(start, end - start), row_group_size=end - start)
-    tmp.replace(path)
+    if writer is None:
+        return
+    writer.close()
+    with open(tmp, "rb") as written:
+        os.fsync(written.fileno())
+    os.replace(tmp, path)
 
 
 class ShuffleGatherStep(PipelineStep):
