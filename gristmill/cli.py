@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--compare", metavar="OTHER_RUN", help="another run on the same input: what changed")
     report.set_defaults(handler=_cmd_report)
+
+    from tokenizer.commands import add_parsers
+
+    add_parsers(commands)
     return parser
 
 

@@ -1,1 +1,7 @@
-"""Byte-level BPE tokenizer (train, encode, decode, export); see DESIGN.md. Not built yet."""
+"""Byte-level BPE tokenizer: `train_bpe(...) -> Tokenizer`, encode / decode, save / load (HF `tokenizer.json`),
+tiktoken export. See DESIGN.md."""
+
+from tokenizer.core import Tokenizer
+from tokenizer.train import train_bpe
+
+__all__ = ["Tokenizer", "train_bpe"]

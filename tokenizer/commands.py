@@ -1,0 +1,184 @@
+"""`gristmill tokenizer train | encode | decode | export | inspect`: argument handling and output; the work
+is in the package. Every user mistake becomes a UserError (one line, exit 2)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from gristmill.errors import UserError
+from tokenizer.core import Tokenizer
+from tokenizer.files import write_tiktoken
+from tokenizer.sources import input_files, read_texts
+from tokenizer.train import TrainingStats, train_bpe
+
+SAMPLE_BYTES = 1 << 20
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("tokenizer", help="train and use byte-level BPE tokenizers")
+    sub = parser.add_subparsers(dest="tokenizer_command", metavar="SUBCOMMAND", required=True)
+
+    train = sub.add_parser("train", help="train a tokenizer on text, JSONL, Parquet or a run folder")
+    train.add_argument("--input", action="append", required=True, metavar="PATH", help="file or folder (repeatable)")
+    train.add_argument("--vocab-size", type=int, required=True, metavar="N", help="bytes + merges + special tokens")
+    train.add_argument("--output", required=True, metavar="DIR", help="tokenizer folder to write")
+    train.add_argument("--special-token", action="append", default=[], metavar="T", help="repeatable")
+    train.add_argument("--pattern", default="gpt4", help="gpt2, gpt4, o200k or a regex (default gpt4)")
+    train.add_argument("--text-column", default="text", metavar="C", help="JSONL field / Parquet column")
+    train.add_argument("--min-frequency", type=int, default=2, metavar="F", help="stop below F occurrences")
+    train.add_argument("--workers", type=int, metavar="N", help="processes for pre-tokenization (default: all)")
+    train.set_defaults(handler=cmd_train)
+
+    encode = sub.add_parser("encode", help="print the ids of a text (--text, a file, or stdin)")
+    encode.add_argument("tokenizer", metavar="DIR")
+    encode.add_argument("file", nargs="?", help="text file (default: stdin)")
+    encode.add_argument("--text", help="the text itself")
+    encode.add_argument("--allow-special", action="store_true", help="special tokens in the text become their ids")
+    encode.set_defaults(handler=cmd_encode)
+
+    decode = sub.add_parser("decode", help="print the text of ids (arguments or stdin, space or comma separated)")
+    decode.add_argument("tokenizer", metavar="DIR")
+    decode.add_argument("ids", nargs="*", help="ids (default: read from stdin)")
+    decode.set_defaults(handler=cmd_decode)
+
+    export = sub.add_parser("export", help="write tiktoken ranks (`base64 rank` lines)")
+    export.add_argument("tokenizer", metavar="DIR")
+    export.add_argument("--tiktoken", required=True, metavar="FILE", help="the .tiktoken file to write")
+    export.set_defaults(handler=cmd_export)
+
+    inspect = sub.add_parser("inspect", help="vocab, specials, longest tokens, compression side by side")
+    inspect.add_argument(
+        "tokenizers", nargs="+", metavar="DIR_OR_JSON", help="gristmill folders or tokenizer.json files"
+    )
+    inspect.add_argument("--text", metavar="FILE", help="text, JSONL or Parquet to measure compression on")
+    inspect.set_defaults(handler=cmd_inspect)
+
+
+def load(path: str) -> Tokenizer:
+    try:
+        return Tokenizer.load(path)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    stats = TrainingStats()
+    started = time.perf_counter()
+    try:
+        tokenizer = train_bpe(
+            args.input,
+            args.vocab_size,
+            args.special_token,
+            args.pattern,
+            args.min_frequency,
+            args.workers,
+            args.text_column,
+            show_progress=True,
+            stats=stats,
+        )
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    tokenizer.save(args.output)
+    sample = _sample(args.input, args.text_column)
+    ids = tokenizer.encode(sample, disallowed_special=())
+    console.print(
+        f"trained {args.output}: vocab {tokenizer.vocab_size:,} = 256 bytes + {len(tokenizer.vocab) - 256:,} merges "
+        f"+ {len(tokenizer.special_tokens)} special; {stats.documents:,} documents, {stats.text_bytes / 1e6:,.1f} MB, "
+        f"{stats.distinct_pretokens:,} distinct pre-tokens; counting {stats.count_seconds:,.1f} s, merges "
+        f"{stats.merge_seconds:,.1f} s, total {time.perf_counter() - started:,.1f} s; "
+        f"{len(sample.encode()) / max(len(ids), 1):.2f} bytes/token on the first {len(sample.encode()) / 1e6:.1f} MB"
+    )
+    if len(tokenizer.vocab) + len(tokenizer.special_tokens) < args.vocab_size:
+        console.print(f"[yellow]note: no pair occurs {args.min_frequency} times any more: fewer tokens than asked")
+    return 0
+
+
+def _sample(inputs: list[str], text_column: str) -> str:
+    parts, size = [], 0
+    for path in input_files(inputs):
+        for text in read_texts(path, text_column):
+            parts.append(text)
+            size += len(text)
+            if size >= SAMPLE_BYTES:
+                return "".join(parts)
+    return "".join(parts)
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    tokenizer = load(args.tokenizer)
+    text = args.text if args.text is not None else _read_input(args.file)
+    try:
+        ids = tokenizer.encode(text, allowed_special="all" if args.allow_special else ())
+    except ValueError as error:
+        raise UserError(f"{error} (--allow-special)") from None
+    print(" ".join(map(str, ids)))
+    return 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    tokenizer = load(args.tokenizer)
+    raw = " ".join(args.ids) if args.ids else sys.stdin.read()
+    try:
+        ids = [int(value) for value in raw.replace(",", " ").split()]
+        sys.stdout.write(tokenizer.decode(ids))
+    except ValueError as error:
+        raise UserError(f"ids: {error}") from None
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    tokenizer = load(args.tokenizer)
+    write_tiktoken(tokenizer, args.tiktoken)
+    print(
+        f"wrote {len(tokenizer.vocab):,} ranks to {args.tiktoken}; special tokens: {json.dumps(tokenizer.special_ids)}"
+    )
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from tokenizers import Tokenizer as HFTokenizer
+
+    console = Console()
+    text = _sample([args.text], "text") if args.text else None
+    table = Table(title="tokenizers" + (f" on {args.text}" if text else ""), title_justify="left")
+    for column in ("tokenizer", "vocab", "special tokens", "bytes/token", "tokens/word"):
+        table.add_column(column, justify="left" if column in ("tokenizer", "special tokens") else "right")
+    for path in args.tokenizers:
+        file = Path(path) / "tokenizer.json" if Path(path).is_dir() else Path(path)
+        if not file.is_file():
+            raise UserError(f"{path}: no tokenizer.json")
+        try:
+            hf = HFTokenizer.from_file(str(file))
+        except Exception as error:  # the HF library raises its own exception types for damaged files
+            raise UserError(f"{file}: not a tokenizer.json HF tokenizers can load: {error}") from None
+        specials = [t.content for t in hf.get_added_tokens_decoder().values() if t.special]
+        row = [str(path), f"{hf.get_vocab_size():,}", ", ".join(specials[:4]) or "-", "-", "-"]
+        if text:
+            count = len(hf.encode(text).ids)
+            row[3] = f"{len(text.encode()) / max(count, 1):.2f}"
+            row[4] = f"{count / max(len(text.split()), 1):.2f}"
+        table.add_row(*row)
+        if Path(path).is_dir() and (Path(path) / "gristmill.json").is_file():
+            ours = load(path)
+            longest = sorted(ours.vocab.values(), key=lambda t: (-len(t), t))[:8]
+            shown = ", ".join(repr(t.decode("utf-8", errors="replace")) for t in longest)
+            console.print(f"{path}: pattern {ours.pattern!r}; longest tokens: {shown}")
+    console.print(table)
+    return 0
+
+
+def _read_input(file: str | None) -> str:
+    if file is None:
+        return sys.stdin.read()
+    try:
+        return Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{file}: {error}") from None

@@ -1,0 +1,142 @@
+"""The byte-level BPE tokenizer of DESIGN.md: ids 0..255 are the bytes, then one id per merge, then the
+special tokens; `vocab_size` counts all three.
+
+Encoding splits out special tokens first (those allowed become their ids; tiktoken's `allowed_special` /
+`disallowed_special` rules), then pre-tokenizes with the pattern and applies BPE to each piece, caching
+the ids of pieces already seen. Decoding joins the bytes and replaces what is not valid UTF-8.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from typing import Literal
+
+import regex
+
+from tokenizer.encoder import Ranks, bpe
+from tokenizer.patterns import DEFAULT, resolve_pattern, special_splitter
+
+CACHE_LIMIT = 200_000
+Specials = Literal["all"] | Collection[str]
+
+
+class Tokenizer:
+    def __init__(
+        self,
+        vocab: dict[int, bytes],
+        merges: Sequence[tuple[bytes, bytes]],
+        special_tokens: Sequence[str] | None = None,
+        pattern: str = DEFAULT,
+    ):
+        if any(vocab.get(i) != bytes([i]) for i in range(256)):
+            raise ValueError("vocab: ids 0..255 must be the 256 single bytes, in byte order")
+        self.vocab = dict(vocab)
+        self.merges = list(merges)
+        self.pattern = pattern
+        self._regex = regex.compile(resolve_pattern(pattern))
+        ids = {token: i for i, token in self.vocab.items()}
+        if len(ids) != len(self.vocab):
+            raise ValueError("vocab: two ids have the same bytes")
+        self._ranks: Ranks = {}
+        for rank, (left, right) in enumerate(self.merges):
+            try:
+                pair, merged = (ids[left], ids[right]), ids[left + right]
+            except KeyError:
+                raise ValueError(
+                    f"merges[{rank}]: {left!r} + {right!r}: a part or the result is not in vocab"
+                ) from None
+            self._ranks.setdefault(pair, (rank, merged))
+        self.special_tokens = list(special_tokens or [])
+        first = max(self.vocab) + 1
+        self.special_ids = {token: first + i for i, token in enumerate(self.special_tokens)}
+        self._specials = special_splitter(self.special_tokens)
+        self._cache: dict[str, list[int]] = {}
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab) + len(self.special_tokens)
+
+    def encode(self, text: str, allowed_special: Specials = (), disallowed_special: Specials = "all") -> list[int]:
+        """Ids of `text`. A special token in the text is its id when allowed; when disallowed (by default every
+        special not allowed) it is an error, as in tiktoken; pass `disallowed_special=()` to encode it as text."""
+        allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
+        disallowed = set(self.special_tokens) - allowed if disallowed_special == "all" else set(disallowed_special)
+        out: list[int] = []
+        for part, is_special in self._split_specials(text, allowed | disallowed):
+            if not is_special:
+                out += self._encode_ordinary(part)
+            elif part in allowed:
+                out.append(self.special_ids[part])
+            else:
+                raise ValueError(
+                    f"text contains the special token {part!r}: pass allowed_special to encode it as its id, or "
+                    f"disallowed_special=() to encode it as ordinary text"
+                )
+        return out
+
+    def encode_batch(self, texts: Sequence[str], workers: int = 1, **options: Specials) -> list[list[int]]:
+        """Ids of each text; `workers` > 1 spreads a large batch over processes."""
+        if workers <= 1 or len(texts) < 64:
+            return [self.encode(text, **options) for text in texts]
+        from tokenizer.parallel import encode_in_processes
+
+        return encode_in_processes(self, texts, workers, options)
+
+    def encode_iterable(self, texts: Iterable[str]) -> Iterator[int]:
+        """The ids of the concatenated texts, streamed: exactly `encode("".join(texts))` with special tokens
+        as text, holding only the unfinished last pieces between chunks."""
+        pending = ""
+        for chunk in texts:
+            pending += chunk
+            pieces = [m.start() for m in self._regex.finditer(pending)]
+            if len(pieces) > 2:  # the last two pieces may still grow or split with the next chunk
+                cut = pieces[-2]
+                yield from self._encode_ordinary(pending[:cut])
+                pending = pending[cut:]
+        yield from self._encode_ordinary(pending)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self.decode_bytes(ids).decode("utf-8", errors="replace")
+
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        specials = {i: token.encode("utf-8") for token, i in self.special_ids.items()}
+        try:
+            return b"".join(self.vocab[i] if i in self.vocab else specials[i] for i in ids)
+        except KeyError as error:
+            raise ValueError(f"id {error.args[0]} is not in this tokenizer (vocab size {self.vocab_size})") from None
+
+    def _split_specials(self, text: str, wanted: set[str]) -> Iterator[tuple[str, bool]]:
+        if not wanted or self._specials is None:
+            yield text, False
+            return
+        start = 0
+        for match in self._specials.finditer(text):
+            if match[0] not in wanted:
+                continue
+            yield text[start : match.start()], False
+            yield match[0], True
+            start = match.end()
+        yield text[start:], False
+
+    def _encode_ordinary(self, text: str) -> list[int]:
+        out: list[int] = []
+        cache = self._cache
+        for piece in self._regex.findall(text):
+            ids = cache.get(piece)
+            if ids is None:
+                ids = bpe(piece.encode("utf-8", errors="surrogatepass"), self._ranks)
+                if len(cache) < CACHE_LIMIT:
+                    cache[piece] = ids
+            out += ids
+        return out
+
+    def save(self, folder: str) -> None:
+        from tokenizer.files import save_folder
+
+        save_folder(self, folder)
+
+    @classmethod
+    def load(cls, folder: str) -> Tokenizer:
+        from tokenizer.files import load_folder
+
+        return load_folder(folder)

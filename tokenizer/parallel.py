@@ -1,0 +1,45 @@
+"""`encode_batch` over processes: each worker gets the tokenizer once, then slices of the batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tokenizer.core import Tokenizer
+
+_worker_tokenizer: Tokenizer | None = None
+
+
+def _start(tokenizer: Tokenizer) -> None:
+    global _worker_tokenizer
+    _worker_tokenizer = tokenizer
+
+
+def _encode_slice(texts: Sequence[str], options: dict[str, Any]) -> list[list[int]]:
+    assert _worker_tokenizer is not None
+    return [_worker_tokenizer.encode(text, **options) for text in texts]
+
+
+def encode_in_processes(
+    tokenizer: Tokenizer, texts: Sequence[str], workers: int, options: dict[str, Any]
+) -> list[list[int]]:
+    """The ids of every text, in order; slices of about equal text size, four per worker."""
+    slices = _slices(texts, workers * 4)
+    with ProcessPoolExecutor(workers, initializer=_start, initargs=(tokenizer,)) as pool:
+        parts = pool.map(_encode_slice, slices, [options] * len(slices))
+        return [ids for part in parts for ids in part]
+
+
+def _slices(texts: Sequence[str], count: int) -> list[Sequence[str]]:
+    total = sum(map(len, texts)) or 1
+    slices, start, size = [], 0, 0
+    for i, text in enumerate(texts):
+        size += len(text)
+        if size >= total / count:
+            slices.append(texts[start : i + 1])
+            start, size = i + 1, 0
+    if start < len(texts):
+        slices.append(texts[start:])
+    return slices

@@ -1,0 +1,47 @@
+"""Pre-tokenization patterns: the text is split into pieces by a regex and BPE never merges across pieces.
+
+The presets are the published patterns of GPT-2, GPT-4 (cl100k) and GPT-4o (o200k), written in the form
+that the `regex` module, HF `tokenizers` (Oniguruma) and tiktoken (fancy-regex) all read the same way.
+"""
+
+from __future__ import annotations
+
+import regex
+
+PRESETS = {
+    "gpt2": r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
+    "gpt4": (
+        r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*"""
+        r"""|\s*[\r\n]|\s+(?!\S)|\s+"""
+    ),
+    "o200k": "|".join(
+        [
+            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+            r"""\p{N}{1,3}""",
+            r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+            r"""\s*[\r\n]+""",
+            r"""\s+(?!\S)""",
+            r"""\s+""",
+        ]
+    ),
+}
+DEFAULT = "gpt4"
+
+
+def resolve_pattern(pattern: str) -> str:
+    """A preset name or a regex; a regex that does not compile is a ValueError naming the problem."""
+    source = PRESETS.get(pattern, pattern)
+    try:
+        regex.compile(source)
+    except regex.error as error:
+        raise ValueError(f"pattern: not a preset ({', '.join(PRESETS)}) and not a valid regex: {error}") from None
+    return source
+
+
+def special_splitter(special_tokens: list[str]) -> regex.Pattern[str] | None:
+    """Matches any special token, the longest first where two overlap (`<|a|>` before `<|a`)."""
+    if not special_tokens:
+        return None
+    ordered = sorted(set(special_tokens), key=lambda token: (-len(token), token))
+    return regex.compile("(" + "|".join(regex.escape(token) for token in ordered) + ")")

@@ -1,0 +1,67 @@
+"""Training text, streamed from files: plain text, JSONL (a text field) and Parquet (a text column), given
+as files, folders or a gristmill run folder (its shards). Nothing is read whole: text files come in chunks
+cut at line ends, JSONL line by line, Parquet by record batch."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+TEXT_CHUNK = 1 << 20
+SUFFIXES = (".txt", ".text", ".md", ".jsonl", ".jsonl.gz", ".json.gz", ".parquet")
+
+
+def input_files(paths: list[str | Path]) -> list[Path]:
+    """Files in the order given; a folder gives its readable files in name order (a run folder: its shards)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if (path / "shards").is_dir():
+            path = path / "shards"
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise ValueError(f"--input {raw}: no such file or folder")
+    if not found:
+        raise ValueError(f"--input {', '.join(map(str, paths))}: no text, JSONL or Parquet files found")
+    return found
+
+
+def read_texts(path: Path, text_column: str = "text") -> Iterator[str]:
+    name = path.name
+    if name.endswith(".parquet"):
+        parquet = pq.ParquetFile(path)
+        if text_column not in parquet.schema_arrow.names:
+            raise ValueError(f"{path}: no column {text_column!r} (columns: {', '.join(parquet.schema_arrow.names)})")
+        for batch in parquet.iter_batches(batch_size=1024, columns=[text_column]):
+            yield from (text for text in batch.column(0).to_pylist() if text)
+    elif name.endswith((".jsonl", ".jsonl.gz", ".json.gz")):
+        with _open_text(path) as handle:
+            for number, line in enumerate(handle, 1):
+                if line.strip():
+                    yield _json_text(line, text_column, path, number)
+    else:
+        with _open_text(path) as handle:
+            while chunk := handle.read(TEXT_CHUNK):
+                yield chunk + handle.readline()
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.name.endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path), encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
+
+
+def _json_text(line: str, field: str, path: Path, number: int) -> str:
+    try:
+        value = json.loads(line).get(field)
+    except (json.JSONDecodeError, AttributeError):
+        raise ValueError(f"{path}:{number}: not a JSON object") from None
+    return value if isinstance(value, str) else ""
