@@ -19,21 +19,13 @@ from itertools import pairwise
 Pair = tuple[int, int]
 
 
-class _Greater:
-    """Orders a heap of byte-string pairs so that the greater pair comes out first."""
+_COMPLEMENT = bytes(range(255, -1, -1))
 
-    __slots__ = ("key",)
 
-    def __init__(self, key: tuple[bytes, bytes]):
-        self.key = key
-
-    def __lt__(self, other: _Greater) -> bool:
-        return self.key > other.key
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Greater) and self.key == other.key
-
-    __hash__ = None  # type: ignore[assignment]
+def _descending(token: bytes) -> bytes:
+    """A key that sorts byte strings in reverse: complemented bytes, then a terminator above them all, so
+    that a string sorts before its own prefixes (`abc` before `ab`), as reverse order wants."""
+    return token.translate(_COMPLEMENT) + b"\xff\xff"
 
 
 def learn_merges(
@@ -55,11 +47,12 @@ def learn_merges(
         for pair in pairwise(word):
             pair_counts[pair] += freq
             where[pair].add(index)
-    heap = [(-count, _Greater((vocab[a], vocab[b])), a, b) for (a, b), count in pair_counts.items()]
+    keys = [_descending(token) for token in vocab]
+    heap = [(-count, keys[a], keys[b], a, b) for (a, b), count in pair_counts.items()]
     heapq.heapify(heap)
     learned: list[tuple[bytes, bytes]] = []
     while len(vocab) - 256 < tokens and heap:
-        negative, _, a, b = heapq.heappop(heap)
+        negative, _, _, a, b = heapq.heappop(heap)
         if pair_counts.get((a, b), 0) != -negative:
             continue  # stale: this pair's count changed after the entry was pushed
         if -negative < max(min_frequency, 1):
@@ -68,12 +61,13 @@ def learn_merges(
         new = ids.setdefault(joined, len(vocab))
         if new == len(vocab):
             vocab.append(joined)
+            keys.append(_descending(joined))
         learned.append((vocab[a], vocab[b]))
         changed = _apply_merge(words, freqs, where.pop((a, b)), (a, b), new, pair_counts, where)
         for pair in changed:
             count = pair_counts.get(pair, 0)
             if count > 0:
-                heapq.heappush(heap, (-count, _Greater((vocab[pair[0]], vocab[pair[1]])), *pair))
+                heapq.heappush(heap, (-count, keys[pair[0]], keys[pair[1]], *pair))
         if progress:
             progress(len(vocab) - 256)
     return learned
@@ -93,34 +87,50 @@ def _apply_merge(
 
     Each occurrence gives up its left pair for (left, new) and its right pair for (new, right); when two
     occurrences touch (`a b a b`), the pair between them is handled once, by the second one's left side.
+    Occurrences are found with `list.index`, so the cost is per occurrence, not per token of the word.
     """
     a, b = pair
     changed: set[Pair] = set()
-
-    def shift(old: Pair, fresh: Pair, freq: int, index: int) -> None:
-        pair_counts[old] -= freq
-        pair_counts[fresh] += freq
-        where[fresh].add(index)
-        changed.add(old)
-        changed.add(fresh)
-
     for index in sorted(indices):
         word, freq = words[index], freqs[index]
+        n = len(word)
+        found: list[int] = []
+        i = 0
+        try:
+            while True:
+                i = word.index(a, i)
+                if i + 1 < n and word[i + 1] == b:
+                    found.append(i)
+                    i += 2
+                else:
+                    i += 1
+        except ValueError:
+            pass
+        if not found:
+            continue
         out: list[int] = []
-        i, n = 0, len(word)
-        while i < n:
-            if i + 1 < n and word[i] == a and word[i + 1] == b:
-                if out:
-                    shift((word[i - 1], a), (out[-1], new), freq, index)
-                if i + 2 < n and not (i + 3 < n and word[i + 2] == a and word[i + 3] == b):
-                    shift((b, word[i + 2]), (new, word[i + 2]), freq, index)
-                out.append(new)
-                i += 2
-            else:
-                out.append(word[i])
-                i += 1
-        if len(out) != n:
-            words[index] = out
+        previous_end = 0
+        for k, i in enumerate(found):
+            if i > 0:
+                old, fresh = (word[i - 1], a), (new if previous_end == i and k else word[i - 1], new)
+                pair_counts[old] -= freq
+                pair_counts[fresh] += freq
+                where[fresh].add(index)
+                changed.add(old)
+                changed.add(fresh)
+            following = found[k + 1] if k + 1 < len(found) else -1
+            if i + 2 < n and following != i + 2:
+                old, fresh = (b, word[i + 2]), (new, word[i + 2])
+                pair_counts[old] -= freq
+                pair_counts[fresh] += freq
+                where[fresh].add(index)
+                changed.add(old)
+                changed.add(fresh)
+            out += word[previous_end:i]
+            out.append(new)
+            previous_end = i + 2
+        out += word[previous_end:]
+        words[index] = out
     pair_counts.pop(pair, None)
     changed.discard(pair)
     return changed
