@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 from itertools import pairwise
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -81,3 +85,26 @@ def test_overlapping_runs_merge_left_to_right() -> None:
 )
 def test_incremental_counts_equal_a_full_recount(counts: dict[bytes, int], tokens: int) -> None:
     assert learn_merges(counts, tokens, min_frequency=1) == recount_merges(counts, tokens, 1)
+
+
+PLAIN_PYTHON = """
+import sys
+{block}
+from tokenizer.merges import learn_merges
+from tokenizer import merges
+assert merges.njit.__module__ {check}
+print(learn_merges({{b"low": 5, b"lower": 2, b"widest": 3, b"newest": 6, b"aaaa": 2, b"abab": 3}}, 12, 1))
+"""
+
+
+@pytest.mark.parametrize(
+    ("block", "check"),
+    [("sys.modules['numba'] = None  # as if numba were not installed", "== 'tokenizer.merges'"), ("", "!= 'x'")],
+)
+def test_the_same_code_runs_without_numba(block: str, check: str) -> None:
+    """Plain Python (numba missing, or present with NUMBA_DISABLE_JIT) learns exactly the compiled merges."""
+    compiled = learn_merges({b"low": 5, b"lower": 2, b"widest": 3, b"newest": 6, b"aaaa": 2, b"abab": 3}, 12, 1)
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    script = PLAIN_PYTHON.format(block=block, check=check)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.strip() == str(compiled)
