@@ -9,12 +9,13 @@ the ids of pieces already seen. Decoding joins the bytes and replaces what is no
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from typing import Literal
+from itertools import chain
+from typing import Any, Literal
 
 import regex
 
-from tokenizer.encoder import Ranks, bpe
-from tokenizer.patterns import DEFAULT, resolve_pattern, special_splitter
+from tokenizer.encoder import bpe, rank_table
+from tokenizer.patterns import DEFAULT, resolve_pattern, special_splitter, splitter
 
 CACHE_LIMIT = 200_000
 Specials = Literal["all"] | Collection[str]
@@ -34,10 +35,11 @@ class Tokenizer:
         self.merges = list(merges)
         self.pattern = pattern
         self._regex = regex.compile(resolve_pattern(pattern))
+        self._pieces = splitter(pattern)
         ids = {token: i for i, token in self.vocab.items()}
         if len(ids) != len(self.vocab):
             raise ValueError("vocab: two ids have the same bytes")
-        self._ranks: Ranks = {}
+        pairs: dict[tuple[int, int], tuple[int, int]] = {}
         for rank, (left, right) in enumerate(self.merges):
             try:
                 pair, merged = (ids[left], ids[right]), ids[left + right]
@@ -45,12 +47,25 @@ class Tokenizer:
                 raise ValueError(
                     f"merges[{rank}]: {left!r} + {right!r}: a part or the result is not in vocab"
                 ) from None
-            self._ranks.setdefault(pair, (rank, merged))
+            pairs.setdefault(pair, (rank, merged))
+        self._ranks = rank_table(pairs)
         self.special_tokens = list(special_tokens or [])
         first = max(self.vocab) + 1
         self.special_ids = {token: first + i for i, token in enumerate(self.special_tokens)}
         self._specials = special_splitter(self.special_tokens)
-        self._cache: dict[str, list[int]] = {}
+        self._cache = _PieceCache(self._ranks)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """For worker processes: the definition only; each rebuilds its tables and cache."""
+        return {
+            "vocab": self.vocab,
+            "merges": self.merges,
+            "special_tokens": self.special_tokens,
+            "pattern": self.pattern,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
 
     @property
     def vocab_size(self) -> int:
@@ -106,7 +121,7 @@ class Tokenizer:
             raise ValueError(f"id {error.args[0]} is not in this tokenizer (vocab size {self.vocab_size})") from None
 
     def _split_specials(self, text: str, wanted: set[str]) -> Iterator[tuple[str, bool]]:
-        if not wanted or self._specials is None:
+        if self._specials is None or not any(token in text for token in wanted):  # substring search: fast path
             yield text, False
             return
         start = 0
@@ -119,16 +134,9 @@ class Tokenizer:
         yield text[start:], False
 
     def _encode_ordinary(self, text: str) -> list[int]:
-        out: list[int] = []
-        cache = self._cache
-        for piece in self._regex.findall(text):
-            ids = cache.get(piece)
-            if ids is None:
-                ids = bpe(piece.encode("utf-8", errors="surrogatepass"), self._ranks)
-                if len(cache) < CACHE_LIMIT:
-                    cache[piece] = ids
-            out += ids
-        return out
+        if len(self._cache) > CACHE_LIMIT:
+            self._cache.clear()
+        return list(chain.from_iterable(map(self._cache.__getitem__, self._pieces(text))))
 
     def save(self, folder: str) -> None:
         from tokenizer.files import save_folder
@@ -140,3 +148,15 @@ class Tokenizer:
         from tokenizer.files import load_folder
 
         return load_folder(folder)
+
+
+class _PieceCache(dict):
+    """Ids of pieces already seen; a miss runs BPE (so the hot loop of `_encode_ordinary` stays in C)."""
+
+    def __init__(self, ranks: dict):
+        super().__init__()
+        self.ranks = ranks
+
+    def __missing__(self, piece: str) -> list[int]:
+        ids = self[piece] = bpe(piece.encode("utf-8", errors="surrogatepass"), self.ranks)
+        return ids

@@ -1,67 +1,97 @@
 """BPE encoding of one pre-token: apply merges in rank order, the leftmost occurrence first on equal rank.
 
-Short pieces use a plain loop (the fastest in Python for the few bytes of a word); long ones a heap over a
-linked list of tokens, so a piece of n bytes costs O(n log n) whatever it holds (a 1 MB run of one letter,
-a base64 blob). Both apply the same rule and give the same ids (tested against each other).
+A heap of (rank, position) over a linked list of tokens, so a piece of n bytes costs O(n log n) whatever
+it holds (a 1 MB run of one letter, a base64 blob); compiled with numba where it is installed (see
+`tokenizer.jit`). Ranks map `left << 21 | right` to `rank << 21 | merged id`.
 """
 
 from __future__ import annotations
 
-import heapq
-from itertools import pairwise
+import numpy as np
 
-Ranks = dict[tuple[int, int], tuple[int, int]]  # (left id, right id) -> (rank, merged id)
-LONG_PIECE = 64
+from tokenizer.jit import get, int_dict, njit
 
-
-def bpe(piece: bytes, ranks: Ranks) -> list[int]:
-    return _bpe_long(piece, ranks) if len(piece) > LONG_PIECE else _bpe_short(list(piece), ranks)
+SHIFT = 21
+MASK = (1 << SHIFT) - 1
 
 
-def _bpe_short(ids: list[int], ranks: Ranks) -> list[int]:
-    while len(ids) > 1:
-        best = None
-        for pair in pairwise(ids):
-            found = ranks.get(pair)
-            if found is not None and (best is None or found[0] < best[0]):
-                best, pair_best = found, pair
-        if best is None:
-            return ids
-        a, b = pair_best
-        out, i, n = [], 0, len(ids)
-        while i < n:
-            if i + 1 < n and ids[i] == a and ids[i + 1] == b:
-                out.append(best[1])
-                i += 2
-            else:
-                out.append(ids[i])
-                i += 1
-        ids = out
-    return ids
+def rank_table(pairs: dict[tuple[int, int], tuple[int, int]]) -> dict:
+    """The compiled encoder's table from {(left id, right id): (rank, merged id)}."""
+    table = int_dict()
+    for (left, right), (rank, merged) in pairs.items():
+        table[(left << SHIFT) | right] = (rank << SHIFT) | merged
+    return table
 
 
-def _bpe_long(piece: bytes, ranks: Ranks) -> list[int]:
-    n = len(piece)
-    ids = list(piece)
-    after = list(range(1, n + 1))  # after[i]: the next live position (n: none)
-    before = list(range(-1, n - 1))
-    alive = [True] * n
-    heap = [(found[0], i) for i in range(n - 1) if (found := ranks.get((ids[i], ids[i + 1]))) is not None]
-    heapq.heapify(heap)
-    while heap:
-        rank, i = heapq.heappop(heap)
-        j = after[i] if alive[i] else n
-        if j >= n:
+def bpe(piece: bytes, table: dict) -> list[int]:
+    if len(piece) == 1:
+        return [piece[0]]
+    return _bpe(np.frombuffer(piece, np.uint8), table).tolist()
+
+
+@njit(cache=True)
+def _bpe(data: np.ndarray, table: dict) -> np.ndarray:
+    n = len(data)
+    ids = data.astype(np.int64)
+    after = np.arange(1, n + 1)  # the next live position (n: none)
+    before = np.arange(-1, n - 1)
+    heap = np.empty(3 * n, np.int64)  # (rank << 32 | position); every merge pushes at most two entries
+    size = 0
+    for i in range(n - 1):
+        found = get(table, (ids[i] << SHIFT) | ids[i + 1], -1)
+        if found >= 0:
+            heap[size] = ((found >> SHIFT) << 32) | i
+            size = _sift_up(heap, size)
+    while size > 0:
+        top = heap[0]
+        size -= 1
+        heap[0] = heap[size]
+        _sift_down(heap, size)
+        rank, i = top >> 32, top & 0xFFFFFFFF
+        j = after[i]
+        if ids[i] < 0 or j >= n:
             continue
-        found = ranks.get((ids[i], ids[j]))
-        if found is None or found[0] != rank:
+        found = get(table, (ids[i] << SHIFT) | ids[j], -1)
+        if found < 0 or (found >> SHIFT) != rank:
             continue  # stale: a neighbour changed since this entry was pushed
-        ids[i] = found[1]
-        alive[j] = False
+        ids[i] = found & MASK
+        ids[j] = -1
         after[i] = after[j]
         if after[j] < n:
             before[after[j]] = i
-        for left, right in ((before[i], i), (i, after[i])):
-            if left >= 0 and right < n and (near := ranks.get((ids[left], ids[right]))) is not None:
-                heapq.heappush(heap, (near[0], left))
-    return [ids[i] for i in range(n) if alive[i]]
+        for left in (before[i], i):
+            right = after[left] if left >= 0 else n
+            if left >= 0 and right < n:
+                near = get(table, (ids[left] << SHIFT) | ids[right], -1)
+                if near >= 0:
+                    heap[size] = ((near >> SHIFT) << 32) | left
+                    size = _sift_up(heap, size)
+    return ids[ids >= 0]
+
+
+@njit(cache=True)
+def _sift_up(heap: np.ndarray, size: int) -> int:
+    """Place the entry just written at `size`; returns the new size."""
+    i = size
+    while i > 0:
+        parent = (i - 1) // 2
+        if heap[parent] <= heap[i]:
+            break
+        heap[parent], heap[i] = heap[i], heap[parent]
+        i = parent
+    return size + 1
+
+
+@njit(cache=True)
+def _sift_down(heap: np.ndarray, size: int) -> None:
+    i = 0
+    while True:
+        smallest, left = i, 2 * i + 1
+        if left < size and heap[left] < heap[smallest]:
+            smallest = left
+        if left + 1 < size and heap[left + 1] < heap[smallest]:
+            smallest = left + 1
+        if smallest == i:
+            return
+        heap[i], heap[smallest] = heap[smallest], heap[i]
+        i = smallest

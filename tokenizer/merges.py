@@ -19,21 +19,9 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-try:
-    from numba import njit, types
-    from numba.typed import Dict
-
-    def _int_dict() -> Dict:
-        return Dict.empty(key_type=types.int64, value_type=types.int64)
-
-except ImportError:  # plain Python: the decorator does nothing and dicts are dicts
-
-    def njit(*args, **kwargs):  # type: ignore[no-redef]
-        return args[0] if args and callable(args[0]) else (lambda function: function)
-
-    def _int_dict() -> dict:  # type: ignore[misc]
-        return {}
-
+from tokenizer.jit import get as _get
+from tokenizer.jit import int_dict as _int_dict
+from tokenizer.jit import njit
 
 Array = np.ndarray
 SHIFT = 21  # token ids below 2**21
@@ -120,12 +108,6 @@ class _State:
             key, new, self.tok, self.nxt, self.prv, self.freq, self.counts, self.heads, self.chain_pos,
             self.chain_next, self.heap_count, self.heap_key, self.sizes, self.bytes, self.offsets,
         )  # fmt: skip
-
-
-@njit(cache=True)
-def _get(table: dict, key: int, default: int) -> int:
-    """`table.get(key, default)` as numba types it: an int, never an optional."""
-    return table[key] if key in table else default
 
 
 @njit(cache=True)

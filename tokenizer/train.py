@@ -16,12 +16,11 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import regex
 from rich.progress import Progress
 
 from tokenizer.core import Tokenizer
 from tokenizer.merges import learn_merges
-from tokenizer.patterns import DEFAULT, resolve_pattern, special_splitter
+from tokenizer.patterns import DEFAULT, resolve_pattern, special_splitter, splitter
 from tokenizer.sources import input_files, read_texts
 
 BATCH_CHARS = 4 << 20
@@ -112,11 +111,10 @@ def _batches(texts: Iterable[str]) -> Iterator[list[str]]:
 
 
 def _count_batch(texts: list[str], pattern: str, special_tokens: list[str]) -> Counter[str]:
-    compiled = regex.compile(resolve_pattern(pattern))
-    splitter = special_splitter(special_tokens)
+    pieces = splitter(pattern)
+    specials = special_splitter(special_tokens)
     counts: Counter[str] = Counter()
     for text in texts:
-        parts = splitter.split(text)[::2] if splitter else [text]
-        for part in parts:
-            counts.update(compiled.findall(part))
+        for part in specials.split(text)[::2] if specials else [text]:
+            counts.update(pieces(part))
     return Counter({piece.encode("utf-8", errors="surrogatepass"): n for piece, n in counts.items()})

@@ -6,6 +6,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+import regex
 import tiktoken
 from conftest import SAMPLES, SPECIAL
 from hypothesis import given, settings
@@ -13,9 +14,9 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer as HFTokenizer
 
 from tokenizer import Tokenizer
-from tokenizer.encoder import _bpe_long, _bpe_short
+from tokenizer.encoder import bpe
 from tokenizer.files import tiktoken_ranks
-from tokenizer.patterns import PRESETS, resolve_pattern
+from tokenizer.patterns import PRESETS, resolve_pattern, splitter
 
 HARD = [
     *SAMPLES,
@@ -96,11 +97,24 @@ def test_any_bytes_decode_without_error(trained: Tokenizer, data: bytes) -> None
     assert trained.decode(list(data)) == data.decode("utf-8", errors="replace")
 
 
+def naive_bpe(data: bytes, tokenizer: Tokenizer) -> list[int]:
+    """The definition: merge the lowest-ranked adjacent pair, leftmost first, until none is left."""
+    ranks = {merge: rank for rank, merge in reversed(list(enumerate(tokenizer.merges)))}
+    ids = {token: i for i, token in tokenizer.vocab.items()}
+    parts = [bytes([b]) for b in data]
+    while True:
+        ranked = [(ranks[pair], i) for i, pair in enumerate(pairwise(parts)) if pair in ranks]
+        if not ranked:
+            return [ids[part] for part in parts]
+        _, i = min(ranked)
+        parts[i : i + 2] = [parts[i] + parts[i + 1]]
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet="ab xy\n", max_size=400))
-def test_long_piece_bpe_equals_short_piece_bpe(trained: Tokenizer, text: str) -> None:
+@given(st.text(alphabet="ab xy\nü", max_size=300))
+def test_bpe_of_any_piece_equals_the_definition(trained: Tokenizer, text: str) -> None:
     data = text.encode()
-    assert _bpe_long(data, trained._ranks) == _bpe_short(list(data), trained._ranks)
+    assert bpe(data, trained._ranks) == naive_bpe(data, trained) if data else True
 
 
 @settings(max_examples=150, deadline=None)
@@ -133,3 +147,14 @@ def test_save_and_load_keep_every_id(trained: Tokenizer, tmp_path: Path) -> None
     loaded = Tokenizer.load(str(tmp_path))
     assert loaded.vocab == trained.vocab and loaded.merges == trained.merges
     assert loaded.special_tokens == trained.special_tokens and loaded.pattern == trained.pattern
+
+
+SPLIT_ALPHABET = "aZ9'/!. \t\n\r\x0b\x0c\x1c\x85\xa0\u2003\u3000éÅ字ـ\u0301ßǅ"
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+@settings(max_examples=400, deadline=None)
+@given(text=st.text(alphabet=SPLIT_ALPHABET, max_size=60))
+def test_the_fast_split_gives_the_pieces_of_the_pattern(name: str, text: str) -> None:
+    """Cut points and ASCII twins (`re`) never change a preset's pieces, for any mix of scripts and spaces."""
+    assert splitter(name)(text) == regex.findall(resolve_pattern(name), text)

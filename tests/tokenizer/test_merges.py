@@ -91,15 +91,15 @@ PLAIN_PYTHON = """
 import sys
 {block}
 from tokenizer.merges import learn_merges
-from tokenizer import merges
-assert merges.njit.__module__ {check}
+from tokenizer import jit
+assert jit.njit.__module__ {check}
 print(learn_merges({{b"low": 5, b"lower": 2, b"widest": 3, b"newest": 6, b"aaaa": 2, b"abab": 3}}, 12, 1))
 """
 
 
 @pytest.mark.parametrize(
     ("block", "check"),
-    [("sys.modules['numba'] = None  # as if numba were not installed", "== 'tokenizer.merges'"), ("", "!= 'x'")],
+    [("sys.modules['numba'] = None  # as if numba were not installed", "== 'tokenizer.jit'"), ("", "!= 'x'")],
 )
 def test_the_same_code_runs_without_numba(block: str, check: str) -> None:
     """Plain Python (numba missing, or present with NUMBA_DISABLE_JIT) learns exactly the compiled merges."""
