@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.progress import Progress
+from rich.progress import DownloadColumn, Progress
 
 from tokenizer.core import Tokenizer
 from tokenizer.merges import learn_merges
@@ -30,6 +30,7 @@ BATCH_CHARS = 4 << 20
 class TrainingStats:
     documents: int = 0
     text_bytes: int = 0
+    file_bytes: int = 0
     distinct_pretokens: int = 0
     count_seconds: float = 0.0
     merge_seconds: float = 0.0
@@ -55,27 +56,36 @@ def train_bpe(
     resolve_pattern(pattern)
     stats = stats or TrainingStats()
     files = input_files(list(inputs))
-    started = time.perf_counter()
-    counts = count_pretokens(_texts(files, text_column, stats), pattern, specials, workers or os.cpu_count() or 1)
-    stats.distinct_pretokens = len(counts)
-    stats.count_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    with Progress(disable=not show_progress, transient=True) as progress:
-        task = progress.add_task("merges", total=merges_wanted)
-        merges = learn_merges(counts, merges_wanted, min_frequency, lambda done: progress.update(task, completed=done))
-    stats.merge_seconds = time.perf_counter() - started
+    total_bytes = sum(path.stat().st_size for path in files)
+    with Progress(*Progress.get_default_columns(), DownloadColumn(), disable=not show_progress) as progress:
+        reading = progress.add_task("counting pre-tokens", total=total_bytes)
+        started = time.perf_counter()
+        texts = _texts(files, text_column, stats, lambda: progress.update(reading, completed=stats.file_bytes))
+        counts = count_pretokens(texts, pattern, specials, workers or os.cpu_count() or 1)
+        progress.update(reading, completed=total_bytes)
+        stats.distinct_pretokens = len(counts)
+        stats.count_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        merging = progress.add_task("merges", total=merges_wanted)
+        merges = learn_merges(
+            counts, merges_wanted, min_frequency, lambda done: progress.update(merging, completed=done)
+        )
+        stats.merge_seconds = time.perf_counter() - started
     ids = {bytes([i]): i for i in range(256)}
     for left, right in merges:
         ids.setdefault(left + right, len(ids))
     return Tokenizer({i: token for token, i in ids.items()}, merges, specials, pattern)
 
 
-def _texts(files: list[Path], text_column: str, stats: TrainingStats) -> Iterator[str]:
+def _texts(files: list[Path], text_column: str, stats: TrainingStats, tick: Callable[[], None]) -> Iterator[str]:
+    """The documents, counted; `tick` after each file (progress is in input-file bytes)."""
     for path in files:
         for text in read_texts(path, text_column):
             stats.documents += 1
             stats.text_bytes += len(text.encode("utf-8", errors="replace"))
             yield text
+        stats.file_bytes += path.stat().st_size
+        tick()
 
 
 def count_pretokens(texts: Iterable[str], pattern: str, special_tokens: list[str], workers: int) -> Counter[bytes]:
