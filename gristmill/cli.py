@@ -25,6 +25,23 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return report(args.run_dir, args.html, args.json, args.samples, args.compare, Console())
 
 
+def _cmd_pack(args: argparse.Namespace) -> int:
+    from pipeline.pack_command import inspect, pack
+
+    if args.inspect:
+        inspect(args.inspect)
+        return 0
+    missing = [
+        flag
+        for flag, value in (("--tokenizer", args.tokenizer), ("--input", args.input), ("--output", args.output))
+        if not value
+    ]
+    if missing:
+        raise UserError(f"{', '.join(missing)}: required (or --inspect PACKED)")
+    pack(args.tokenizer, args.input, args.output, args.val_fraction, args.workers, args.eos)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gristmill", description="From raw web crawl to a pretrained language model.")
     parser.add_argument("--version", action="version", version=f"gristmill {__version__}")
@@ -65,6 +82,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--compare", metavar="OTHER_RUN", help="another run on the same input: what changed")
     report.set_defaults(handler=_cmd_report)
+
+    pack = commands.add_parser(
+        "pack",
+        help="tokenize documents into memory-mappable token shards for training",
+        description="Shards + tokenizer -> PACKED/{train,val}/part-*.bin|.idx + manifest.json. Rerunning resumes.",
+    )
+    pack.add_argument("--tokenizer", metavar="TOK", help="tokenizer folder (gristmill tokenizer train)")
+    pack.add_argument("--input", action="append", metavar="PATH", help="run folder, shards folder or .parquet")
+    pack.add_argument("--output", metavar="PACKED", help="output folder")
+    pack.add_argument("--val-fraction", type=float, default=0.0, metavar="F", help="share of documents for val")
+    pack.add_argument("--workers", type=int, metavar="N", help="worker processes (default: all cores)")
+    pack.add_argument("--eos", default="<|endoftext|>", metavar="T", help="the special token ending each document")
+    pack.add_argument("--inspect", metavar="PACKED", help="print a packed folder's counts and decode a few documents")
+    pack.set_defaults(handler=_cmd_pack)
 
     from tokenizer.commands import add_parsers
 

@@ -1,0 +1,116 @@
+"""`gristmill pack` on a real run: exact round trip, disjoint splits, manifest counts, resume, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from crawl_factory import PARAGRAPHS
+from rich.console import Console
+from text_factory import article
+
+from gristmill.cli import main
+from pipeline.pack import is_validation
+from pipeline.pack_command import pack
+from pipeline.runner import execute, prepare_run
+from tokenizer import Tokenizer, train_bpe
+
+EOS = "<|endoftext|>"
+
+
+@pytest.fixture(scope="module")
+def run_and_tokenizer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("pack")
+    rows = [{"id": f"en-{i}", "text": "\n\n".join(article(i, paragraphs=2 + i % 5))} for i in range(70)]
+    rows += [{"id": f"{lang}-{i}", "text": f"{text} ({i}) 🙂"} for lang, text in PARAGRAPHS.items() for i in range(6)]
+    (folder / "crawl.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    recipe = folder / "r.toml"
+    recipe.write_text(
+        f'[executor]\nworkers = 2\ntasks = 3\n\n[[stage]]\nkind = "ingest"\ninputs = ["{folder / "crawl.jsonl"}"]\n\n'
+        '[[stage]]\nkind = "shard"\nshard_size = "8kB"\nrow_group_size = "2kB"\n'
+    )
+    assert execute(prepare_run(recipe, output=folder / "run"), Console(file=io.StringIO())).complete
+    train_bpe([folder / "run"], 700, [EOS], workers=1).save(str(folder / "tok"))
+    return folder / "run", folder / "tok"
+
+
+def packed_documents(packed: Path, split: str, tokenizer: Tokenizer) -> list[str]:
+    manifest = json.loads((packed / "manifest.json").read_text())
+    texts = []
+    for shard in manifest[split]["shards"]:
+        tokens = np.fromfile(packed / shard["bin"], dtype=manifest["dtype"])
+        start = 0
+        for end in np.fromfile(packed / shard["idx"], dtype="<i8"):
+            assert tokens[end - 1] == manifest["eos_id"]
+            texts.append(tokenizer.decode(tokens[start : end - 1].tolist()))
+            start = end
+        assert start == len(tokens)
+    return texts
+
+
+def file_hashes(packed: Path) -> dict[str, str]:
+    return {p.relative_to(packed).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(packed.glob("*/part-*"))}  # fmt: skip
+
+
+def test_every_kept_document_comes_back_once_in_its_split(run_and_tokenizer: tuple[Path, Path], tmp_path: Path) -> None:
+    run, tok = run_and_tokenizer
+    manifest = pack(str(tok), [str(run)], str(tmp_path / "packed"), 0.2, 2, console=Console(file=io.StringIO()))
+    tokenizer = Tokenizer.load(str(tok))
+    kept = [r for p in sorted((run / "shards").glob("part-*.parquet")) for r in pq.read_table(p).to_pylist()]
+    expected = {split: sorted(r["text"] for r in kept if is_validation(r["id"], 0.2) == (split == "val"))
+                for split in ("train", "val")}  # fmt: skip
+    for split in ("train", "val"):
+        assert sorted(packed_documents(tmp_path / "packed", split, tokenizer)) == expected[split]
+    assert expected["val"] and expected["train"] and len(expected["val"]) + len(expected["train"]) == len(kept)
+    assert manifest["train"]["documents"] + manifest["val"]["documents"] == len(kept)
+    for split in ("train", "val"):
+        for shard in manifest[split]["shards"]:
+            assert shard["tokens"] * 2 == (tmp_path / "packed" / shard["bin"]).stat().st_size
+            assert shard["documents"] * 8 == (tmp_path / "packed" / shard["idx"]).stat().st_size
+    assert manifest["dtype"] == "uint16" and manifest["eos_id"] == tokenizer.special_ids[EOS]
+    assert manifest["tokenizer_sha256"] == hashlib.sha256((tok / "tokenizer.json").read_bytes()).hexdigest()
+    assert len(manifest["source_shards"]) == len(list((run / "shards").glob("part-*.parquet"))) > 3
+
+
+def test_a_rerun_after_a_lost_task_and_other_workers_give_identical_files(
+    run_and_tokenizer: tuple[Path, Path], tmp_path: Path
+) -> None:
+    run, tok = run_and_tokenizer
+    quiet = Console(file=io.StringIO())
+    pack(str(tok), [str(run)], str(tmp_path / "a"), 0.1, 2, console=quiet)
+    first = file_hashes(tmp_path / "a")
+    (tmp_path / "a" / ".pack" / "completions" / "00001").unlink()  # as if task 1 had died ...
+    (tmp_path / "a" / "train" / "part-00001.bin").write_bytes(b"half-written")  # ... after writing part of it
+    pack(str(tok), [str(run)], str(tmp_path / "a"), 0.1, 2, console=quiet)
+    assert file_hashes(tmp_path / "a") == first
+    pack(str(tok), [str(run)], str(tmp_path / "b"), 0.1, 1, console=quiet)
+    assert file_hashes(tmp_path / "b") == first
+
+
+def test_inspect_and_bad_requests(
+    run_and_tokenizer: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run, tok = run_and_tokenizer
+    assert main(["pack", "--tokenizer", str(tok), "--input", str(run), "--output", str(tmp_path / "p")]) == 0
+    assert main(["pack", "--inspect", str(tmp_path / "p")]) == 0
+    screen = capsys.readouterr().out
+    assert "train:" in screen and "document of" in screen
+    cases = [
+        (
+            ["--tokenizer", str(tok), "--input", str(run), "--output", str(tmp_path / "q"), "--eos", "<eos>"],
+            "not a special token",
+        ),
+        (["--tokenizer", str(tok), "--input", str(tmp_path), "--output", str(tmp_path / "q")], "no Parquet shards"),
+        (["--tokenizer", str(tmp_path), "--input", str(run), "--output", str(tmp_path / "q")], "--tokenizer"),
+        (["--inspect", str(tmp_path)], "no manifest.json"),
+        (["--input", str(run)], "required"),
+    ]
+    for args, message in cases:
+        assert main(["pack", *args]) == 2
+        assert message in capsys.readouterr().err
