@@ -5,6 +5,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +119,22 @@ def test_inspect_and_bad_requests(
     for args, message in cases:
         assert main(["pack", *args]) == 2
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_then_rerun_gives_identical_files(run_and_tokenizer: tuple[Path, Path], tmp_path: Path) -> None:
+    run, tok = run_and_tokenizer
+    pack(str(tok), [str(run)], str(tmp_path / "clean"), 0.1, 1, console=Console(file=io.StringIO()))
+    command = [sys.executable, "-m", "gristmill", "pack", "--tokenizer", str(tok), "--input", str(run),
+               "--output", str(tmp_path / "killed"), "--val-fraction", "0.1", "--workers", "1"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    completions = tmp_path / "killed" / ".pack" / "completions"
+    deadline = time.monotonic() + 60
+    while not (completions.is_dir() and any(completions.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    done = len(list(completions.iterdir()))
+    assert 0 < done < len(json.loads((tmp_path / "clean" / "manifest.json").read_text())["source_shards"])
+    assert subprocess.run(command, capture_output=True).returncode == 0
+    assert file_hashes(tmp_path / "killed") == file_hashes(tmp_path / "clean")
