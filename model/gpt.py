@@ -1,0 +1,143 @@
+"""A compact decoder-only GPT: token embedding, pre-norm blocks (RMSNorm, RoPE attention through
+`F.scaled_dot_product_attention`, optional QK-norm and grouped-query attention, SwiGLU or ReLU^2 MLP), a
+final RMSNorm and a tied or separate output head with an optional logit soft-cap.
+
+Initialisation (documented because results depend on it): every linear and the embedding ~ N(0, 0.02);
+the two projections that write into the residual stream (attention output, MLP down) ~ N(0, 0.02 /
+sqrt(2 * n_layers)), so the residual's variance does not grow with depth (GPT-2); norm weights 1.
+No biases anywhere.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from model.config import GPTConfig
+from model.kernels import reference as ops
+
+INIT_STD = 0.02
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ops.rms_norm(x, self.weight, self.eps)
+
+
+def rope_tables(seq_len: int, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin [seq_len, head_dim / 2] of the rotation angles position * theta^(-2i / head_dim)."""
+    frequencies = theta ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
+    angles = torch.outer(torch.arange(seq_len, dtype=torch.float64), frequencies)
+    return angles.cos().float(), angles.sin().float()
+
+
+class Attention(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = config
+        d, kv = config.d_model, config.kv_heads * config.head_dim
+        self.q = nn.Linear(d, d, bias=False)
+        self.k = nn.Linear(d, kv, bias=False)
+        self.v = nn.Linear(d, kv, bias=False)
+        self.out = nn.Linear(d, d, bias=False)
+        self.q_norm = RMSNorm(config.head_dim, config.norm_eps) if config.qk_norm else None
+        self.k_norm = RMSNorm(config.head_dim, config.norm_eps) if config.qk_norm else None
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        batch, seq, _ = x.shape
+        c = self.config
+        q = self.q(x).view(batch, seq, c.n_heads, c.head_dim).transpose(1, 2)
+        k = self.k(x).view(batch, seq, c.kv_heads, c.head_dim).transpose(1, 2)
+        v = self.v(x).view(batch, seq, c.kv_heads, c.head_dim).transpose(1, 2)
+        if self.q_norm is not None and self.k_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = ops.rope(q, cos, sin), ops.rope(k, cos, sin)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=c.kv_heads != c.n_heads)
+        return self.out(y.transpose(1, 2).reshape(batch, seq, c.d_model))
+
+
+class MLP(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.kind = config.mlp
+        self.gate = nn.Linear(config.d_model, config.hidden, bias=False) if config.mlp == "swiglu" else None
+        self.up = nn.Linear(config.d_model, config.hidden, bias=False)
+        self.down = nn.Linear(config.hidden, config.d_model, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gate is not None:
+            return self.down(ops.swiglu(self.gate(x), self.up(x)))
+        return self.down(ops.relu2(self.up(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.attention_norm = RMSNorm(config.d_model, config.norm_eps)
+        self.attention = Attention(config)
+        self.mlp_norm = RMSNorm(config.d_model, config.norm_eps)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        x = x + self.attention(self.attention_norm(x), cos, sin)
+        return x + self.mlp(self.mlp_norm(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.d_model)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
+        self.norm = RMSNorm(config.d_model, config.norm_eps)
+        self.head = None if config.tie_embeddings else nn.Linear(config.d_model, config.vocab_size, bias=False)
+        cos, sin = rope_tables(config.seq_len, config.head_dim, config.rope_theta)
+        self.register_buffer("cos", cos, persistent=False)
+        self.register_buffer("sin", sin, persistent=False)
+        self.reset_parameters()
+
+    @property
+    def output_weight(self) -> torch.Tensor:
+        return self.embedding.weight if self.head is None else self.head.weight
+
+    def reset_parameters(self) -> None:
+        residual_std = INIT_STD / math.sqrt(2 * self.config.n_layers)
+        for name, parameter in self.named_parameters():
+            if name.endswith("norm.weight"):
+                nn.init.ones_(parameter)
+            elif name.endswith(("attention.out.weight", "mlp.down.weight")):
+                nn.init.normal_(parameter, std=residual_std)
+            else:
+                nn.init.normal_(parameter, std=INIT_STD)
+
+    def hidden_states(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The final normed hidden states [batch, seq, d_model] of token ids [batch, seq]."""
+        seq = tokens.shape[1]
+        if seq > self.config.seq_len:
+            raise ValueError(f"sequence of {seq} tokens is longer than the model's seq_len {self.config.seq_len}")
+        x = self.embedding(tokens)
+        cos, sin = self.cos[:seq], self.sin[:seq]
+        for block in self.blocks:
+            x = block(x, cos, sin)
+        return self.norm(x)
+
+    def forward(self, tokens: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits [batch, seq, vocab] (soft-capped when configured), or the mean loss when `targets` are given
+        (positions with target -100 are ignored)."""
+        hidden = self.hidden_states(tokens)
+        if targets is not None:
+            return ops.linear_cross_entropy(hidden, self.output_weight, targets, softcap=self.config.logit_softcap)
+        logits = (hidden @ self.output_weight.T).float()
+        cap = self.config.logit_softcap
+        return cap * torch.tanh(logits / cap) if cap else logits
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
