@@ -1,0 +1,23 @@
+"""How many programs a row-wise kernel launches: enough to fill a GPU, few under the Triton interpreter
+(which runs programs one after another on the CPU)."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+
+
+def interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def row_programs(rows: int, device: torch.device) -> tuple[int, int]:
+    """(programs, rows per program) covering `rows`."""
+    if device.type == "cuda" and not interpreting():
+        target = 4 * torch.cuda.get_device_properties(device).multi_processor_count
+    else:
+        target = 4
+    programs = max(1, min(rows, target))
+    return programs, math.ceil(rows / programs) if rows else 1
