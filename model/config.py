@@ -27,7 +27,7 @@ class GPTConfig:
     logit_softcap: float | None = None  # logits = c * tanh(logits / c)
     rope_theta: float = 10_000.0
     norm_eps: float = 1e-6
-    kernels: Literal["torch", "auto"] = "auto"  # auto: the fastest built implementation for the device
+    kernels: Literal["triton", "torch", "auto"] = "auto"  # auto: Triton on CUDA, the PyTorch reference elsewhere
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:

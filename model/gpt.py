@@ -17,19 +17,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.config import GPTConfig
-from model.kernels import reference as ops
+from model.kernels import Kernels, kernels_for
 
 INIT_STD = 0.02
 
 
 class RMSNorm(nn.Module):
-    def __init__(self, dim: int, eps: float):
+    def __init__(self, dim: int, eps: float, ops: Kernels):
         super().__init__()
         self.weight = nn.Parameter(torch.ones(dim))
-        self.eps = eps
+        self.eps, self.ops = eps, ops
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return ops.rms_norm(x, self.weight, self.eps)
+        return self.ops.rms_norm(x, self.weight, self.eps)
 
 
 def rope_tables(seq_len: int, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -40,16 +40,16 @@ def rope_tables(seq_len: int, head_dim: int, theta: float) -> tuple[torch.Tensor
 
 
 class Attention(nn.Module):
-    def __init__(self, config: GPTConfig):
+    def __init__(self, config: GPTConfig, ops: Kernels):
         super().__init__()
-        self.config = config
+        self.config, self.ops = config, ops
         d, kv = config.d_model, config.kv_heads * config.head_dim
         self.q = nn.Linear(d, d, bias=False)
         self.k = nn.Linear(d, kv, bias=False)
         self.v = nn.Linear(d, kv, bias=False)
         self.out = nn.Linear(d, d, bias=False)
-        self.q_norm = RMSNorm(config.head_dim, config.norm_eps) if config.qk_norm else None
-        self.k_norm = RMSNorm(config.head_dim, config.norm_eps) if config.qk_norm else None
+        self.q_norm = RMSNorm(config.head_dim, config.norm_eps, ops) if config.qk_norm else None
+        self.k_norm = RMSNorm(config.head_dim, config.norm_eps, ops) if config.qk_norm else None
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         batch, seq, _ = x.shape
@@ -59,32 +59,32 @@ class Attention(nn.Module):
         v = self.v(x).view(batch, seq, c.kv_heads, c.head_dim).transpose(1, 2)
         if self.q_norm is not None and self.k_norm is not None:
             q, k = self.q_norm(q), self.k_norm(k)
-        q, k = ops.rope(q, cos, sin), ops.rope(k, cos, sin)
+        q, k = self.ops.rope_qk(q, k, cos, sin)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=c.kv_heads != c.n_heads)
         return self.out(y.transpose(1, 2).reshape(batch, seq, c.d_model))
 
 
 class MLP(nn.Module):
-    def __init__(self, config: GPTConfig):
+    def __init__(self, config: GPTConfig, ops: Kernels):
         super().__init__()
-        self.kind = config.mlp
+        self.ops = ops
         self.gate = nn.Linear(config.d_model, config.hidden, bias=False) if config.mlp == "swiglu" else None
         self.up = nn.Linear(config.d_model, config.hidden, bias=False)
         self.down = nn.Linear(config.hidden, config.d_model, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.gate is not None:
-            return self.down(ops.swiglu(self.gate(x), self.up(x)))
-        return self.down(ops.relu2(self.up(x)))
+            return self.down(self.ops.swiglu(self.gate(x), self.up(x)))
+        return self.down(self.ops.relu2(self.up(x)))
 
 
 class Block(nn.Module):
-    def __init__(self, config: GPTConfig):
+    def __init__(self, config: GPTConfig, ops: Kernels):
         super().__init__()
-        self.attention_norm = RMSNorm(config.d_model, config.norm_eps)
-        self.attention = Attention(config)
-        self.mlp_norm = RMSNorm(config.d_model, config.norm_eps)
-        self.mlp = MLP(config)
+        self.attention_norm = RMSNorm(config.d_model, config.norm_eps, ops)
+        self.attention = Attention(config, ops)
+        self.mlp_norm = RMSNorm(config.d_model, config.norm_eps, ops)
+        self.mlp = MLP(config, ops)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         x = x + self.attention(self.attention_norm(x), cos, sin)
@@ -95,9 +95,10 @@ class GPT(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config
+        self.ops = kernels_for(config.kernels)
         self.embedding = nn.Embedding(config.vocab_size, config.d_model)
-        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
-        self.norm = RMSNorm(config.d_model, config.norm_eps)
+        self.blocks = nn.ModuleList(Block(config, self.ops) for _ in range(config.n_layers))
+        self.norm = RMSNorm(config.d_model, config.norm_eps, self.ops)
         self.head = None if config.tie_embeddings else nn.Linear(config.d_model, config.vocab_size, bias=False)
         cos, sin = rope_tables(config.seq_len, config.head_dim, config.rope_theta)
         self.register_buffer("cos", cos, persistent=False)
@@ -134,7 +135,7 @@ class GPT(nn.Module):
         (positions with target -100 are ignored)."""
         hidden = self.hidden_states(tokens)
         if targets is not None:
-            return ops.linear_cross_entropy(hidden, self.output_weight, targets, softcap=self.config.logit_softcap)
+            return self.ops.linear_cross_entropy(hidden, self.output_weight, targets, softcap=self.config.logit_softcap)
         logits = (hidden @ self.output_weight.T).float()
         cap = self.config.logit_softcap
         return cap * torch.tanh(logits / cap) if cap else logits

@@ -1,2 +1,49 @@
-"""The model's fused operations. `reference` holds the plain PyTorch versions, which define what every
-faster implementation must compute (forward and backward)."""
+"""The model's fused operations, chosen with one switch. `reference` holds the plain PyTorch versions,
+which define what every kernel must compute (forward and backward); the Triton kernels are in this
+package's other modules. `kernels_for("auto")` is Triton on CUDA and the reference elsewhere; "triton"
+also runs on CPU under the Triton interpreter (TRITON_INTERPRET=1), which is how the tests run it.
+The fused linear + cross-entropy is not written yet: both choices use the reference for it."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from model.kernels import reference
+
+
+@dataclass(frozen=True)
+class Kernels:
+    name: str
+    rms_norm: Callable[..., torch.Tensor]
+    rope_qk: Callable[..., tuple[torch.Tensor, torch.Tensor]]
+    swiglu: Callable[..., torch.Tensor]
+    relu2: Callable[..., torch.Tensor]
+    linear_cross_entropy: Callable[..., torch.Tensor]
+
+
+def _reference_rope_qk(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
+    return reference.rope(q, cos, sin), reference.rope(k, cos, sin)
+
+
+TORCH = Kernels("torch", reference.rms_norm, _reference_rope_qk, reference.swiglu, reference.relu2,
+                reference.linear_cross_entropy)  # fmt: skip
+
+
+def kernels_for(choice: str) -> Kernels:
+    if choice == "torch":
+        return TORCH
+    has_triton = importlib.util.find_spec("triton") is not None
+    if choice == "auto" and not (has_triton and torch.cuda.is_available()):
+        return TORCH
+    if not (has_triton and (torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET") == "1")):
+        raise ValueError("kernels = 'triton' needs the triton package and a CUDA device (or TRITON_INTERPRET=1)")
+    from model.kernels.activations import relu2, swiglu
+    from model.kernels.rmsnorm import rms_norm
+    from model.kernels.rope import rope_qk
+
+    return Kernels("triton", rms_norm, rope_qk, swiglu, relu2, reference.linear_cross_entropy)

@@ -7,6 +7,7 @@ import math
 import os
 
 import torch
+import triton.language as tl
 
 
 def interpreting() -> bool:
@@ -21,3 +22,8 @@ def row_programs(rows: int, device: torch.device) -> tuple[int, int]:
         target = 4
     programs = max(1, min(rows, target))
     return programs, math.ceil(rows / programs) if rows else 1
+
+
+def accumulator(tensor: torch.Tensor) -> tuple[torch.dtype, tl.dtype]:
+    """The dtype kernels compute in: fp32, or fp64 for fp64 inputs (so gradcheck applies)."""
+    return (torch.float64, tl.float64) if tensor.dtype == torch.float64 else (torch.float32, tl.float32)

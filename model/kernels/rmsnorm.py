@@ -9,7 +9,7 @@ import torch
 import triton
 import triton.language as tl
 
-from model.kernels.launch import row_programs
+from model.kernels.launch import accumulator, row_programs
 
 
 @triton.jit
@@ -65,12 +65,11 @@ class RMSNormFunction(torch.autograd.Function):
         x2 = x.reshape(-1, shape[-1]).contiguous()
         rows, dim = x2.shape
         y = torch.empty_like(x2)
-        acc_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+        acc_dtype, acc = accumulator(x)
         rstd = torch.empty(rows, dtype=acc_dtype, device=x.device)
         programs, per_program = row_programs(rows, x.device)
         block = triton.next_power_of_2(dim)
         w = weight if weight is not None else x2  # unused pointer when there is no weight
-        acc = tl.float64 if acc_dtype == torch.float64 else tl.float32
         _forward[(programs,)](x2, w, y, rstd, rows, dim, eps, per_program,
                               HAS_WEIGHT=weight is not None, BLOCK=block, ACC=acc)  # fmt: skip
         ctx.save_for_backward(x2, weight, rstd)
