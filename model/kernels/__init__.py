@@ -1,8 +1,7 @@
 """The model's fused operations, chosen with one switch. `reference` holds the plain PyTorch versions,
 which define what every kernel must compute (forward and backward); the Triton kernels are in this
 package's other modules. `kernels_for("auto")` is Triton on CUDA and the reference elsewhere; "triton"
-also runs on CPU under the Triton interpreter (TRITON_INTERPRET=1), which is how the tests run it.
-The fused linear + cross-entropy is not written yet: both choices use the reference for it."""
+also runs on CPU under the Triton interpreter (TRITON_INTERPRET=1), which is how the tests run it."""
 
 from __future__ import annotations
 
@@ -43,7 +42,8 @@ def kernels_for(choice: str) -> Kernels:
     if not (has_triton and (torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET") == "1")):
         raise ValueError("kernels = 'triton' needs the triton package and a CUDA device (or TRITON_INTERPRET=1)")
     from model.kernels.activations import relu2, swiglu
+    from model.kernels.cross_entropy import linear_cross_entropy
     from model.kernels.rmsnorm import rms_norm
     from model.kernels.rope import rope_qk
 
-    return Kernels("triton", rms_norm, rope_qk, swiglu, relu2, reference.linear_cross_entropy)
+    return Kernels("triton", rms_norm, rope_qk, swiglu, relu2, linear_cross_entropy)
