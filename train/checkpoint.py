@@ -1,0 +1,132 @@
+"""Checkpoints per DESIGN.md: `CKPT/step-NNNNNN/` with `model.safetensors`, `config.json` (model config
+and tokenizer fingerprint), `optimizer.pt` (plain tensors only, read with `weights_only=True`) and
+`state.json` (step, RNG states, data position), plus a `latest` file naming the newest complete step.
+
+A checkpoint is written into a temporary folder and renamed into place, and `latest` is rewritten
+atomically after that, so a run killed at any moment leaves the previous checkpoint intact. Older steps
+beyond `keep_last` are deleted only after the new one is in place. Nothing is unpickled from disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_model, save_model
+
+from pipeline.atomic import write_json_atomic, write_text_atomic
+
+STEP_PREFIX = "step-"
+
+
+@dataclass
+class Loaded:
+    step: int
+    config: dict[str, Any]
+    state: dict[str, Any]
+
+
+def step_dir(root: Path, step: int) -> Path:
+    return root / f"{STEP_PREFIX}{step:06d}"
+
+
+def rng_state() -> dict[str, Any]:
+    """Every random generator a run draws from, as JSON-safe values."""
+    state = {
+        "python": base64.b64encode(json.dumps(random.getstate()).encode()).decode(),
+        "numpy": base64.b64encode(json.dumps(_numpy_state()).encode()).decode(),
+        "torch": base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = [base64.b64encode(s.numpy().tobytes()).decode() for s in torch.cuda.get_rng_state_all()]
+    return state
+
+
+def _numpy_state() -> list[Any]:
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    return [kind, keys.tolist(), position, has_gauss, cached]
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    python = json.loads(base64.b64decode(state["python"]))
+    random.setstate((python[0], tuple(python[1]), python[2]))
+    kind, keys, position, has_gauss, cached = json.loads(base64.b64decode(state["numpy"]))
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), position, has_gauss, cached))
+    torch.set_rng_state(torch.frombuffer(bytearray(base64.b64decode(state["torch"])), dtype=torch.uint8))
+    if "cuda" in state and torch.cuda.is_available():
+        cuda = [torch.frombuffer(bytearray(base64.b64decode(s)), dtype=torch.uint8) for s in state["cuda"]]
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def save(
+    root: Path,
+    step: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    config: dict[str, Any],
+    state: dict[str, Any],
+    keep_last: int = 3,
+) -> Path:
+    """Write step `step` atomically, point `latest` at it, then drop all but the newest `keep_last`."""
+    final = step_dir(root, step)
+    work = root / f".{final.name}.tmp"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    save_model(model, str(work / "model.safetensors"))
+    torch.save(optimizer.state_dict(), work / "optimizer.pt")
+    write_json_atomic(work / "config.json", config)
+    write_json_atomic(work / "state.json", {**state, "step": step, "rng": rng_state()})
+    for path in work.iterdir():
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(work, final)
+    write_text_atomic(root / "latest", final.name + "\n")
+    steps = sorted(p for p in root.glob(f"{STEP_PREFIX}*") if p.is_dir())
+    for old in steps[: max(len(steps) - keep_last, 0)]:
+        shutil.rmtree(old)
+    return final
+
+
+def latest(root: Path) -> Path | None:
+    pointer = root / "latest"
+    if not pointer.is_file():
+        return None
+    folder = root / pointer.read_text().strip()
+    return folder if folder.is_dir() else None
+
+
+def load(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> Loaded:
+    """Restore the model (and optimizer, and RNG states) from a step folder; ValueError naming the file for
+    anything missing or damaged."""
+    for name in ("model.safetensors", "config.json", "state.json", "optimizer.pt"):
+        if not (folder / name).is_file():
+            raise ValueError(f"{folder}: checkpoint incomplete, {name} missing")
+    try:
+        missing, unexpected = load_model(model, str(folder / "model.safetensors"), strict=False)
+    except (SafetensorError, OSError, RuntimeError) as error:
+        raise ValueError(f"{folder / 'model.safetensors'}: cannot be read into this model: {error}") from None
+    if missing or unexpected:
+        raise ValueError(f"{folder / 'model.safetensors'}: weights do not match the model (missing {missing}, "
+                         f"unexpected {unexpected})")  # fmt: skip
+    try:
+        config = json.loads((folder / "config.json").read_text())
+        state = json.loads((folder / "state.json").read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{folder}: a JSON file of the checkpoint is damaged: {error}") from None
+    if optimizer is not None:
+        try:
+            optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+        except Exception as error:  # torch raises several types for a damaged or foreign file
+            raise ValueError(f"{folder / 'optimizer.pt'}: cannot be loaded: {type(error).__name__}: {error}") from None
+    restore_rng(state["rng"])
+    return Loaded(state["step"], config, state)
