@@ -42,6 +42,14 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from train.config import load_config
+    from train.loop import run_training
+
+    run_training(load_config(args.config, args.set), resume=args.resume)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gristmill", description="From raw web crawl to a pretrained language model.")
     parser.add_argument("--version", action="version", version=f"gristmill {__version__}")
@@ -96,6 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     pack.add_argument("--eos", default="<|endoftext|>", metavar="T", help="the special token ending each document")
     pack.add_argument("--inspect", metavar="PACKED", help="print a packed folder's counts and decode a few documents")
     pack.set_defaults(handler=_cmd_pack)
+
+    train = commands.add_parser(
+        "train",
+        help="pretrain the GPT on packed token shards (one process; torchrun data parallelism next)",
+        description="Train with a TOML config; checkpoints under run.output; --resume continues exactly.",
+    )
+    train.add_argument("config", metavar="CONFIG.toml")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. optim.lr=1e-3")
+    train.add_argument("--resume", action="store_true", help="continue from run.output's latest checkpoint")
+    train.set_defaults(handler=_cmd_train)
 
     from tokenizer.commands import add_parsers
 

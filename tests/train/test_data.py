@@ -8,27 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from packed_factory import EOS, write_packed
 
 from train.data import Batches, TokenStream
-
-EOS = 99
-
-
-def write_packed(folder: Path, documents: list[list[int]], parts: int = 3) -> Path:
-    """A packed folder in the DESIGN.md layout, documents spread over `parts` train parts."""
-    shards = []
-    for part in range(parts):
-        chunk = documents[part::parts]
-        tokens = np.array([t for doc in chunk for t in [*doc, EOS]], "<u2")
-        ends = np.cumsum([len(doc) + 1 for doc in chunk]).astype("<i8")
-        (folder / "train").mkdir(parents=True, exist_ok=True)
-        tokens.tofile(folder / "train" / f"part-{part:05d}.bin")
-        ends.tofile(folder / "train" / f"part-{part:05d}.idx")
-        shards.append({"bin": f"train/part-{part:05d}.bin", "idx": f"train/part-{part:05d}.idx",
-                       "tokens": len(tokens), "documents": len(chunk)})  # fmt: skip
-    manifest = {"dtype": "uint16", "eos_id": EOS, "vocab_size": 100, "train": {"shards": shards}}
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    return folder
 
 
 @pytest.fixture

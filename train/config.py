@@ -1,0 +1,95 @@
+"""`gristmill train` configuration: a TOML file validated whole before any work, `--set key=value`
+overrides (dotted keys, TOML values), and one clear line for anything wrong."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError
+
+from gristmill.errors import UserError
+from pipeline.section import Section
+
+Positive = Annotated[int, Field(ge=1)]
+
+
+class ModelSection(Section):
+    preset: Literal["tiny", "124m", "350m", "1b"] = "tiny"
+    overrides: dict[str, int | float | bool | str] = Field(default_factory=dict, description="GPTConfig fields")
+    kernels: Literal["triton", "torch", "auto"] = "auto"
+
+
+class DataSection(Section):
+    path: str = Field(description="a `gristmill pack` output folder")
+    seq_len: Positive = 256
+    micro_batch: Positive = 8
+    global_batch: Positive = 8  # sequences per optimizer step, over all ranks: accumulation is derived
+
+
+class OptimSection(Section):
+    lr: Annotated[float, Field(gt=0)] = 3e-4
+    weight_decay: Annotated[float, Field(ge=0)] = 0.1
+    betas: tuple[float, float] = (0.9, 0.95)
+    grad_clip: Annotated[float, Field(ge=0)] = 1.0
+    schedule: Literal["cosine", "wsd"] = "cosine"
+    warmup: Annotated[int, Field(ge=0)] = 0
+    min_ratio: Annotated[float, Field(ge=0, le=1)] = 0.1
+
+
+class RunSection(Section):
+    steps: Positive = 100
+    output: str = "runs/train"
+    seed: int = 0
+    log_every: Positive = 10
+    eval_every: Annotated[int, Field(ge=0)] = 0  # 0: only at the end
+    eval_batches: Positive = 4
+    checkpoint_every: Annotated[int, Field(ge=0)] = 0  # 0: only at the end
+    keep_last: Positive = 3
+
+
+class TrainConfig(Section):
+    model: ModelSection = Field(default_factory=ModelSection)
+    data: DataSection
+    optim: OptimSection = Field(default_factory=OptimSection)
+    run: RunSection = Field(default_factory=RunSection)
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: config file not found")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: not valid TOML: {error}") from None
+    for item in overrides or []:
+        _apply_override(raw, item)
+    try:
+        config = TrainConfig.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise UserError(f"{path}: {key}: {message}") from None
+    data = Path(config.data.path)
+    config.data.path = str(data if data.is_absolute() else (path.parent / data).resolve())
+    if not (Path(config.data.path) / "manifest.json").is_file():
+        raise UserError(f"{path}: data.path: {config.data.path} is not a `gristmill pack` output (no manifest.json)")
+    return config
+
+
+def _apply_override(raw: dict[str, Any], item: str) -> None:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise UserError(f"--set {item}: expected key=value, e.g. optim.lr=1e-3")
+    try:
+        parsed = tomllib.loads(f"value = {value}")["value"]
+    except tomllib.TOMLDecodeError:
+        parsed = value  # a bare word is a string
+    *parents, last = key.split(".")
+    table = raw
+    for part in parents:
+        table = table.setdefault(part, {})
+    table[last] = parsed
