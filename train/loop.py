@@ -1,6 +1,11 @@
-"""The training loop of `gristmill train` (one process; data parallelism comes with torchrun in a later
-step): batches from packed shards, AdamW with decoupled weight decay on matrices only, a schedule, gradient
-accumulation and clipping, validation loss, checkpoints that resume exactly, a JSONL log.
+"""The training loop of `gristmill train`: batches from packed shards, AdamW with decoupled weight decay on
+matrices only, a schedule, gradient accumulation and clipping, validation loss, checkpoints that resume
+exactly, a JSONL log.
+
+Under `torchrun` (WORLD_SIZE > 1) it runs DDP: gloo on CPU, NCCL on GPU. Each rank reads its own windows
+(`train.data.Batches`), accumulation is global_batch / (micro_batch x world size), DDP averages the
+gradients, so one process and N processes at the same global batch take the same steps. Rank 0 logs and
+writes checkpoints.
 """
 
 from __future__ import annotations
@@ -8,12 +13,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from rich.console import Console
+from torch.nn.parallel import DistributedDataParallel
 
 from gristmill.errors import UserError
 from model.config import preset
@@ -41,18 +49,30 @@ def optimizer_for(model: GPT, config: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=config.optim.lr, betas=config.optim.betas)
 
 
+def _distributed() -> tuple[int, int]:
+    """(rank, world size), joining the torchrun group when there is one."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
 def run_training(config: TrainConfig, resume: bool = False, console: Console | None = None) -> list[dict[str, Any]]:
-    console = console or Console()
+    rank, world = _distributed()
+    console = console or Console(quiet=rank != 0)
     manifest = json.loads((Path(config.data.path) / "manifest.json").read_text())
     output = Path(config.run.output)
-    accumulation, remainder = divmod(config.data.global_batch, config.data.micro_batch)
-    if remainder:
-        raise UserError(f"data.global_batch {config.data.global_batch} is not a multiple of micro_batch")
+    accumulation, remainder = divmod(config.data.global_batch, config.data.micro_batch * world)
+    if remainder or not accumulation:
+        raise UserError(
+            f"data.global_batch {config.data.global_batch} is not a multiple of micro_batch x world size "
+            f"({config.data.micro_batch} x {world})"
+        )
     torch.manual_seed(config.run.seed)
     model = build_model(config, manifest["vocab_size"])
     optimizer = optimizer_for(model, config)
     train_batches = Batches(TokenStream(config.data.path, "train"), config.data.seq_len, config.data.micro_batch,
-                            seed=config.run.seed)  # fmt: skip
+                            rank=rank, world_size=world, seed=config.run.seed)  # fmt: skip
     schedule = Schedule(config.optim.schedule, config.optim.lr, config.run.steps, config.optim.warmup,
                         config.optim.min_ratio)  # fmt: skip
     fingerprint = {"tokenizer_sha256": manifest["tokenizer_sha256"], "model": dataclasses.asdict(model.config)}
@@ -71,6 +91,7 @@ def run_training(config: TrainConfig, resume: bool = False, console: Console | N
     metrics_path = output / "metrics.jsonl"
     records: list[dict[str, Any]] = []
     batches = iter(train_batches)
+    trained = DistributedDataParallel(model) if world > 1 else model
     tokens_per_step = config.data.global_batch * config.data.seq_len
     started = time.perf_counter()
     for step in range(start, config.run.steps):
@@ -80,9 +101,13 @@ def run_training(config: TrainConfig, resume: bool = False, console: Console | N
         loss_sum = 0.0
         for _ in range(accumulation):
             batch = next(batches)
-            loss = model(torch.from_numpy(batch.inputs), torch.from_numpy(batch.targets)) / accumulation
+            loss = trained(torch.from_numpy(batch.inputs), torch.from_numpy(batch.targets)) / accumulation
             loss.backward()
             loss_sum += loss.item()
+        if world > 1:  # the step's loss over all ranks, for the log
+            total = torch.tensor(loss_sum)
+            dist.all_reduce(total)
+            loss_sum = total.item() / world
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip or math.inf)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -93,14 +118,20 @@ def run_training(config: TrainConfig, resume: bool = False, console: Console | N
         elapsed = time.perf_counter() - started
         record["tokens_per_s"] = (step + 1 - start) * tokens_per_step / max(elapsed, 1e-9)
         records.append(record)
-        with open(metrics_path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        if rank == 0:
+            with open(metrics_path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
         if (step + 1) % config.run.log_every == 0 or done:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "step")
             console.print(f"step {step + 1}/{config.run.steps}: {shown}")
         if (config.run.checkpoint_every and (step + 1) % config.run.checkpoint_every == 0) or done:
-            state = {"data": train_batches.state_dict()}
-            checkpoint.save(output, step + 1, model, optimizer, fingerprint, state, config.run.keep_last)
+            if rank == 0:  # ranks share the position: the same step count of the same per-rank order
+                state = {"data": train_batches.state_dict()}
+                checkpoint.save(output, step + 1, model, optimizer, fingerprint, state, config.run.keep_last)
+            if world > 1:
+                dist.barrier()
+    if world > 1:
+        dist.destroy_process_group()
     return records
 
 

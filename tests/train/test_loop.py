@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -92,3 +95,21 @@ def test_config_errors_are_one_line(tmp_path: Path, packed: Path, capsys: pytest
         assert main(["train", *args]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0]
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_take_the_steps_of_one(tmp_path: Path, packed: Path) -> None:
+    """At the same global batch, DDP over 2 CPU processes (torchrun, gloo) gives the losses of 1 process."""
+    config = config_file(tmp_path, packed, "one")
+    single = run_training(load_config(config, ["run.steps=5"]), console=Console(file=io.StringIO()))
+    two = config_file(tmp_path, packed, "two")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "gristmill", "train", str(two), "--set", "run.steps=5", "--set", "data.micro_batch=4"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = [json.loads(line) for line in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 5]
+    for a, b in zip(single, records, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-5) and a["grad_norm"] == pytest.approx(
+            b["grad_norm"], abs=1e-4
+        )
