@@ -13,6 +13,15 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp")
 
 
+def publish(path: Path) -> None:
+    """Make the finished temp file of `path` durable, then visible under its name: a reader (or a rerun after
+    a lost node) sees the whole file or none of it."""
+    tmp = temp_path(path)
+    with open(tmp, "rb") as written:
+        os.fsync(written.fileno())
+    os.replace(tmp, path)
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from gristmill.errors import UserError
-from pipeline.atomic import temp_path, write_json_atomic
+from pipeline.atomic import publish, temp_path, write_json_atomic
 from pipeline.progress import TaskProgress, progress_dir
 from tokenizer import Tokenizer
 
@@ -73,7 +73,7 @@ class _PartWriter:
         if not self.pending:
             return
         lengths = np.fromiter((len(ids) for ids in self.pending), np.int64, len(self.pending))
-        np.fromiter((i for ids in self.pending for i in ids), self.dtype, self.pending_tokens).tofile(self.bin)
+        np.fromiter(chain.from_iterable(self.pending), self.dtype, self.pending_tokens).tofile(self.bin)
         (self.tokens + np.cumsum(lengths)).astype("<i8").tofile(self.idx)
         self.tokens += self.pending_tokens
         self.documents += len(self.pending)
@@ -82,10 +82,8 @@ class _PartWriter:
     def finish(self) -> None:
         self._flush()
         for handle, path in ((self.bin, self.paths[0]), (self.idx, self.paths[1])):
-            handle.flush()
-            os.fsync(handle.fileno())
             handle.close()
-            os.replace(temp_path(path), path)
+            publish(path)
 
 
 class PackStep(PipelineStep):

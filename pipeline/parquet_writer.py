@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.atomic import temp_path
+from pipeline.atomic import publish, temp_path
 
 MAX_ROWS_PER_GROUP = 100_000
 
@@ -96,9 +96,7 @@ class ParquetShardWriter:
         if self._writer is None or self._path is None:
             return
         self._writer.close()
-        with open(temp_path(self._path), "rb") as written:
-            os.fsync(written.fileno())  # on disk before the rename makes it visible: a lost node loses no shard
-        os.replace(temp_path(self._path), self._path)
+        publish(self._path)
         self.written.append(self._path)
         self._writer, self._path = None, None
         self._seq += 1

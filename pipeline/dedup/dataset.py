@@ -8,7 +8,6 @@ then position in the file) whatever the number of tasks or workers.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.atomic import temp_path
+from pipeline.atomic import publish, temp_path
 
 READ_BATCH_ROWS = 2048
 
@@ -45,12 +44,9 @@ def row_batches(path: Path) -> Iterator[pa.RecordBatch]:
 def save_array(path: Path, array: np.ndarray) -> None:
     """np.save to a temp name, then rename: a reader never sees half an array."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(path)
-    with open(tmp, "wb") as handle:
+    with open(temp_path(path), "wb") as handle:
         np.save(handle, array, allow_pickle=False)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    publish(path)
 
 
 def load_array(path: Path, mmap: bool = False) -> np.ndarray:
@@ -59,8 +55,5 @@ def load_array(path: Path, mmap: bool = False) -> np.ndarray:
 
 def write_table_atomic(path: Path, table: pa.Table) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(path)
-    pq.write_table(table, tmp, compression="zstd")
-    with open(tmp, "rb") as written:
-        os.fsync(written.fileno())
-    os.replace(tmp, path)
+    pq.write_table(table, temp_path(path), compression="zstd")
+    publish(path)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import pyarrow.parquet as pq
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from pipeline.atomic import temp_path
+from pipeline.atomic import publish, temp_path
 from pipeline.dedup.dataset import document_files
 
 KEY, BUCKET = "_shuffle_key", "_shuffle_bucket"
@@ -87,9 +86,7 @@ def _write_by_bucket(path: Path, tables: Iterator[pa.Table]) -> None:
     if writer is None:
         return
     writer.close()
-    with open(tmp, "rb") as written:
-        os.fsync(written.fileno())
-    os.replace(tmp, path)
+    publish(path)
 
 
 class ShuffleGatherStep(PipelineStep):
