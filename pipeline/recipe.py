@@ -8,7 +8,6 @@ the key and what was expected.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,6 +19,7 @@ from pipeline.dedup.stages import DEDUP_STAGES, DedupStage, MinhashDedupStage
 from pipeline.filters.chain import FILTER_STAGES, FilterStage
 from pipeline.filters.urls import UrlFilterStage
 from pipeline.section import Section as _Section
+from pipeline.section import read_toml
 
 
 class RunSection(_Section):
@@ -144,13 +144,7 @@ class Segment:
 def load_recipe(path: str | Path) -> Recipe:
     """Parse and validate a recipe file; relative input paths are resolved against its folder."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: recipe file not found")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: not valid TOML: {error}") from None
-    return recipe_from_dict(raw, source=str(path), base_dir=path.parent)
+    return recipe_from_dict(read_toml(path, "recipe"), source=str(path), base_dir=path.parent)
 
 
 def recipe_from_dict(raw: dict[str, Any], source: str, base_dir: Path) -> Recipe:

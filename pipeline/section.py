@@ -1,8 +1,23 @@
-"""The strict pydantic base every recipe section and stage model is built on, and switchable thresholds."""
+"""The strict pydantic base every recipe section and stage model is built on, switchable thresholds, and
+reading the TOML files (recipes, training configs) those models validate."""
 
+import tomllib
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+
+from gristmill.errors import UserError
+
+
+def read_toml(path: Path, kind: str) -> dict[str, Any]:
+    """The parsed file, or one UserError line naming it (`kind`: what the file is, e.g. "recipe")."""
+    if not path.is_file():
+        raise UserError(f"{path}: {kind} file not found")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: not valid TOML: {error}") from None
 
 
 class Section(BaseModel):

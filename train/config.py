@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError
 
 from gristmill.errors import UserError
-from pipeline.section import Section
+from pipeline.section import Section, read_toml
 
 Positive = Annotated[int, Field(ge=1)]
 
@@ -58,12 +58,7 @@ class TrainConfig(Section):
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: config file not found")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: not valid TOML: {error}") from None
+    raw = read_toml(path, "config")
     for item in overrides or []:
         _apply_override(raw, item)
     try:
