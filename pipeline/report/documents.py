@@ -86,15 +86,20 @@ def fetch_rows(run: RunFolder, wanted: pl.DataFrame, columns: list[str]) -> list
     places = wanted.select("source", "group").unique().rows()
     keys = wanted["key"].implode()
 
-    def read(place: tuple[int, int]) -> list[dict[str, Any]]:
+    def read(place: tuple[int, int]) -> list[tuple[int, dict[str, Any]]]:
+        """(key, row) of the wanted rows of one row group."""
         parquet = pq.ParquetFile(files[place[0]][0])
         present = [c for c in dict.fromkeys(["id", *columns]) if c in parquet.schema_arrow.names]
         table = parquet.read_row_group(place[1], columns=present)
         ids = pl.from_arrow(table.column("id"))
         assert isinstance(ids, pl.Series)
-        return table.filter(pa.array(sample_keys(ids).is_in(keys).to_arrow())).to_pylist()
+        hashed = sample_keys(ids)
+        mask = hashed.is_in(keys)
+        return list(
+            zip(hashed.filter(mask).to_list(), table.filter(pa.array(mask.to_arrow())).to_pylist(), strict=True)
+        )
 
-    rows = {sample_keys(pl.Series([row["id"]]))[0]: row for found in _in_threads(read, places) for row in found}
+    rows = dict(pair for found in _in_threads(read, places) for pair in found)
     return [rows[key] for key in wanted["key"].to_list() if key in rows]
 
 
