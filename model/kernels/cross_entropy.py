@@ -6,6 +6,10 @@ per row, the log-sum-exp online over vocab blocks (of the soft-capped logits whe
 logits (softmax - one-hot, z-loss and soft-cap terms included; zero for ignored targets). Two more matmuls
 turn that into the chunk's gradients for `hidden` and `weight`. So the gradients are computed in the
 forward pass, and backward only scales them by the upstream gradient. Memory: one chunk of fp32 logits.
+
+The three matmuls run in the input dtype (bf16 / fp16 use tensor cores; an fp32 matmul there is an order of
+magnitude slower); only the row kernel and the weight gradient's running sum are fp32. Under autocast the
+inputs are cast to the autocast dtype first, outside the Function, as autocast would cast a plain matmul.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ import torch
 import triton
 import triton.language as tl
 
-from model.kernels.launch import accumulator
+from model.kernels.launch import accumulator, row_warps
 
 CHUNK_BYTES = 256 << 20
-BLOCK = 1024
+BLOCK = 2048
 
 
 @triton.jit
@@ -78,6 +82,8 @@ class LinearCrossEntropyFunction(torch.autograd.Function):
         scale = 1.0 / max(valid, 1)
         grad_hidden = torch.empty_like(h)
         grad_weight = torch.zeros(weight.shape, dtype=acc_dtype, device=weight.device)
+        low_precision = weight.dtype != acc_dtype  # chunk products in the input dtype, summed in fp32
+        product = torch.empty_like(weight) if low_precision else None
         losses = torch.empty(rows, dtype=acc_dtype, device=h.device)
         chunk = max(1, min(rows, CHUNK_BYTES // (vocab * acc_dtype.itemsize)))
         for start in range(0, rows, chunk):
@@ -86,16 +92,23 @@ class LinearCrossEntropyFunction(torch.autograd.Function):
             _rows[(part.shape[0],)](
                 logits, t[start : start + chunk], losses[start : start + chunk], vocab, ignore_index,
                 float(softcap or 1.0), float(z_loss), scale, HAS_SOFTCAP=bool(softcap), BLOCK=BLOCK, ACC=acc,
+                num_warps=row_warps(BLOCK),
             )  # fmt: skip
-            grad_hidden[start : start + chunk] = (logits.to(weight.dtype) @ weight).to(h.dtype)
-            grad_weight += logits.T @ part.to(acc_dtype)
+            grad_logits = logits.to(weight.dtype)
+            torch.mm(grad_logits, weight, out=grad_hidden[start : start + chunk])
+            if product is None:
+                grad_weight.addmm_(grad_logits.T, part)
+            else:
+                grad_weight += torch.mm(grad_logits.T, part, out=product)
+        del product  # before the cast below, so peak memory holds one extra weight-sized buffer, not two
         ctx.save_for_backward(grad_hidden.view(hidden.shape), grad_weight.to(weight.dtype))
-        return (losses.sum() * scale).to(hidden.dtype)
+        return losses.sum() * scale  # fp32 (fp64 for fp64 inputs), like the reference
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
         grad_hidden, grad_weight = ctx.saved_tensors
-        return grad_hidden * grad_output, grad_weight * grad_output, None, None, None, None
+        scale = grad_output.to(grad_hidden.dtype)
+        return grad_hidden * scale, grad_weight * scale, None, None, None, None
 
 
 def linear_cross_entropy(
@@ -107,4 +120,10 @@ def linear_cross_entropy(
     z_loss: float = 0.0,
 ) -> torch.Tensor:
     """The reference's loss (mean over targets that are not `ignore_index`) without materialising the logits."""
+    device = hidden.device.type
+    if torch.is_autocast_enabled(device):
+        dtype = torch.get_autocast_dtype(device)
+        hidden, weight = hidden.to(dtype), weight.to(dtype)
+        with torch.autocast(device, enabled=False):
+            return LinearCrossEntropyFunction.apply(hidden, weight, targets, ignore_index, softcap, z_loss)
     return LinearCrossEntropyFunction.apply(hidden, weight, targets, ignore_index, softcap, z_loss)

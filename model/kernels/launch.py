@@ -24,6 +24,11 @@ def row_programs(rows: int, device: torch.device) -> tuple[int, int]:
     return programs, math.ceil(rows / programs) if rows else 1
 
 
+def row_warps(block: int) -> int:
+    """Warps for a program that holds one row of `block` elements: wide rows need more to keep loads in flight."""
+    return 4 if block < 2048 else 8 if block < 8192 else 16
+
+
 def accumulator(tensor: torch.Tensor) -> tuple[torch.dtype, tl.dtype]:
     """The dtype kernels compute in: fp32, or fp64 for fp64 inputs (so gradcheck applies)."""
     return (torch.float64, tl.float64) if tensor.dtype == torch.float64 else (torch.float32, tl.float32)

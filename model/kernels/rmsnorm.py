@@ -9,7 +9,7 @@ import torch
 import triton
 import triton.language as tl
 
-from model.kernels.launch import accumulator, row_programs
+from model.kernels.launch import accumulator, row_programs, row_warps
 
 
 @triton.jit
@@ -71,7 +71,8 @@ class RMSNormFunction(torch.autograd.Function):
         block = triton.next_power_of_2(dim)
         w = weight if weight is not None else x2  # unused pointer when there is no weight
         _forward[(programs,)](x2, w, y, rstd, rows, dim, eps, per_program,
-                              HAS_WEIGHT=weight is not None, BLOCK=block, ACC=acc)  # fmt: skip
+                              HAS_WEIGHT=weight is not None, BLOCK=block, ACC=acc,
+                              num_warps=row_warps(block))  # fmt: skip
         ctx.save_for_backward(x2, weight, rstd)
         ctx.programs, ctx.per_program, ctx.block, ctx.shape, ctx.acc = programs, per_program, block, shape, acc
         return y.view(shape)
@@ -86,7 +87,8 @@ class RMSNormFunction(torch.autograd.Function):
         partial = torch.empty((ctx.programs, dim), dtype=rstd.dtype, device=x2.device) if has_weight else rstd
         w = weight if has_weight else x2
         _backward[(ctx.programs,)](dy2, x2, w, rstd, dx, partial, rows, dim, ctx.per_program,
-                                   HAS_WEIGHT=has_weight, BLOCK=ctx.block, ACC=ctx.acc)  # fmt: skip
+                                   HAS_WEIGHT=has_weight, BLOCK=ctx.block, ACC=ctx.acc,
+                                   num_warps=row_warps(ctx.block))  # fmt: skip
         dw = partial.sum(0).to(weight.dtype) if has_weight else None
         return dx.view(ctx.shape), dw, None
 

@@ -62,3 +62,28 @@ def test_fp64_gradcheck() -> None:
     targets = torch.tensor([1, 3, -100, 10, 0])
     function = lambda h, w: linear_cross_entropy(h, w, targets, softcap=3.0, z_loss=1e-2)  # noqa: E731
     assert torch.autograd.gradcheck(function, (hidden, weight))
+
+
+def test_bf16_inputs_give_bf16_gradients_close_to_the_reference() -> None:
+    torch.manual_seed(3)
+    hidden, weight = torch.randn(10, 32, dtype=torch.bfloat16), (torch.randn(300, 32) * 0.2).bfloat16()
+    targets = torch.randint(0, 300, (10,))
+    (loss, grad_h, grad_w), (ref_loss, ref_h, ref_w) = both(hidden, weight, targets)
+    assert loss.dtype == torch.float32 and grad_h.dtype == grad_w.dtype == torch.bfloat16
+    assert loss.item() == pytest.approx(ref_loss.item(), rel=1e-3)
+    assert torch.allclose(grad_h.float(), ref_h.float(), atol=2e-3, rtol=2e-2)
+    assert torch.allclose(grad_w.float(), ref_w.float(), atol=2e-3, rtol=2e-2)
+
+
+def test_autocast_casts_fp32_inputs_like_a_plain_matmul() -> None:
+    """Under autocast the fp32 hidden states and weight are cast to bf16 for the matmuls; their gradients come
+    back fp32 through the casts, and the loss matches the reference under the same autocast."""
+    torch.manual_seed(4)
+    hidden, weight = torch.randn(12, 16), torch.randn(70, 16) * 0.3
+    targets = torch.randint(0, 70, (12,))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        (loss, grad_h, grad_w), (ref_loss, ref_h, ref_w) = both(hidden, weight, targets)
+    assert loss.dtype == torch.float32 and grad_h.dtype == grad_w.dtype == torch.float32
+    assert loss.item() == pytest.approx(ref_loss.item(), rel=1e-3)
+    assert torch.allclose(grad_h, ref_h, atol=3e-3, rtol=2e-2)
+    assert torch.allclose(grad_w, ref_w, atol=3e-3, rtol=2e-2)
