@@ -11,13 +11,14 @@ No biases anywhere.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from model.config import GPTConfig
-from model.kernels import Kernels, kernels_for
+from model.kernels import Kernels, kernels_for, reference
 
 INIT_STD = 0.02
 
@@ -130,14 +131,19 @@ class GPT(nn.Module):
             x = block(x, cos, sin)
         return self.norm(x)
 
-    def forward(self, tokens: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits [batch, seq, vocab] (soft-capped when configured), or the mean loss when `targets` are given
-        (positions with target -100 are ignored)."""
+    def forward(
+        self, tokens: torch.Tensor, targets: torch.Tensor | None = None, reduction: Literal["mean", "none"] = "mean"
+    ) -> torch.Tensor:
+        """Logits [batch, seq, vocab] (soft-capped when configured), or with `targets` the mean loss (positions
+        with target -100 are ignored), or with `reduction="none"` each position's loss (for evaluation: no
+        gradient; a method of its own would bypass FSDP's hooks, which run around `forward`)."""
         hidden = self.hidden_states(tokens)
-        if targets is not None:
-            return self.ops.linear_cross_entropy(hidden, self.output_weight, targets, softcap=self.config.logit_softcap)
-        logits = (hidden @ self.output_weight.T).float()
         cap = self.config.logit_softcap
+        if targets is not None and reduction == "none":
+            return reference.token_cross_entropy(hidden, self.output_weight, targets, softcap=cap)
+        if targets is not None:
+            return self.ops.linear_cross_entropy(hidden, self.output_weight, targets, softcap=cap)
+        logits = (hidden @ self.output_weight.T).float()
         return cap * torch.tanh(logits / cap) if cap else logits
 
     def parameter_count(self) -> int:

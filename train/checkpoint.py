@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, save_file
 
 from pipeline.atomic import write_json_atomic, write_text_atomic
 
@@ -33,6 +33,8 @@ class Loaded:
     step: int
     config: dict[str, Any]
     state: dict[str, Any]
+    weights: dict[str, torch.Tensor]
+    optimizer: dict[str, Any] | None
 
 
 def step_dir(root: Path, step: int) -> Path:
@@ -70,19 +72,20 @@ def restore_rng(state: dict[str, Any]) -> None:
 def save(
     root: Path,
     step: int,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
+    weights: dict[str, torch.Tensor],
+    optimizer: dict[str, Any],
     config: dict[str, Any],
     state: dict[str, Any],
     keep_last: int = 3,
 ) -> Path:
-    """Write step `step` atomically, point `latest` at it, then drop all but the newest `keep_last`."""
+    """Write step `step` (whole tensors, see `train.parallel.full_state`) atomically, point `latest` at it, then
+    drop all but the newest `keep_last`."""
     final = step_dir(root, step)
     work = root / f".{final.name}.tmp"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    save_model(model, str(work / "model.safetensors"))
-    torch.save(optimizer.state_dict(), work / "optimizer.pt")
+    save_file({name: tensor.contiguous() for name, tensor in weights.items()}, str(work / "model.safetensors"))
+    torch.save(optimizer, work / "optimizer.pt")
     write_json_atomic(work / "config.json", config)
     write_json_atomic(work / "state.json", {**state, "step": step, "rng": rng_state()})
     for path in work.iterdir():
@@ -105,28 +108,26 @@ def latest(root: Path) -> Path | None:
     return folder if folder.is_dir() else None
 
 
-def load(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> Loaded:
-    """Restore the model (and optimizer, and RNG states) from a step folder; ValueError naming the file for
-    anything missing or damaged."""
+def load(folder: Path, with_optimizer: bool = True) -> Loaded:
+    """Read a step folder (whole tensors on CPU) and restore the RNG states; ValueError naming the file for
+    anything missing or damaged. `train.parallel.load_full_state` puts the tensors into a model."""
     for name in ("model.safetensors", "config.json", "state.json", "optimizer.pt"):
         if not (folder / name).is_file():
             raise ValueError(f"{folder}: checkpoint incomplete, {name} missing")
     try:
-        missing, unexpected = load_model(model, str(folder / "model.safetensors"), strict=False)
+        weights = load_file(str(folder / "model.safetensors"))
     except (SafetensorError, OSError, RuntimeError) as error:
-        raise ValueError(f"{folder / 'model.safetensors'}: cannot be read into this model: {error}") from None
-    if missing or unexpected:
-        raise ValueError(f"{folder / 'model.safetensors'}: weights do not match the model (missing {missing}, "
-                         f"unexpected {unexpected})")  # fmt: skip
+        raise ValueError(f"{folder / 'model.safetensors'}: cannot be read: {error}") from None
     try:
         config = json.loads((folder / "config.json").read_text())
         state = json.loads((folder / "state.json").read_text())
     except json.JSONDecodeError as error:
         raise ValueError(f"{folder}: a JSON file of the checkpoint is damaged: {error}") from None
-    if optimizer is not None:
+    optimizer = None
+    if with_optimizer:
         try:
-            optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+            optimizer = torch.load(folder / "optimizer.pt", weights_only=True, map_location="cpu")
         except Exception as error:  # torch raises several types for a damaged or foreign file
             raise ValueError(f"{folder / 'optimizer.pt'}: cannot be loaded: {type(error).__name__}: {error}") from None
     restore_rng(state["rng"])
-    return Loaded(state["step"], config, state)
+    return Loaded(state["step"], config, state, weights, optimizer)

@@ -23,13 +23,17 @@ class ModelSection(Section):
 
 class DataSection(Section):
     path: str = Field(description="a `gristmill pack` output folder")
+    tokenizer: str | None = None  # default: the folder the data was packed with (for bits per byte)
     seq_len: Positive = 256
     micro_batch: Positive = 8
     global_batch: Positive = 8  # sequences per optimizer step, over all ranks: accumulation is derived
 
 
 class OptimSection(Section):
-    lr: Annotated[float, Field(gt=0)] = 3e-4
+    name: Literal["adamw", "muon"] = "adamw"  # muon: Muon on the blocks' matrices, AdamW on the rest
+    lr: Annotated[float, Field(gt=0)] = 3e-4  # AdamW's peak learning rate
+    muon_lr: Annotated[float, Field(gt=0)] = 0.02
+    muon_momentum: Annotated[float, Field(ge=0, lt=1)] = 0.95
     weight_decay: Annotated[float, Field(ge=0)] = 0.1
     betas: tuple[float, float] = (0.9, 0.95)
     grad_clip: Annotated[float, Field(ge=0)] = 1.0
@@ -47,6 +51,12 @@ class RunSection(Section):
     eval_batches: Positive = 4
     checkpoint_every: Annotated[int, Field(ge=0)] = 0  # 0: only at the end
     keep_last: Positive = 3
+    dtype: Literal["auto", "bf16", "fp32"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    compile: bool = False  # torch.compile the model
+    parallel: Literal["ddp", "fsdp"] = "ddp"  # fsdp: FSDP2 fully_shard per block, for models too big for one GPU
+    report_to: list[Literal["tensorboard", "wandb"]] = Field(default_factory=list)
+    wandb_project: str = "gristmill"
+    peak_tflops: Annotated[float, Field(gt=0)] | None = None  # for MFU where the GPU is not in the built-in table
 
 
 class TrainConfig(Section):
@@ -72,6 +82,9 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     config.data.path = str(data if data.is_absolute() else (path.parent / data).resolve())
     if not (Path(config.data.path) / "manifest.json").is_file():
         raise UserError(f"{path}: data.path: {config.data.path} is not a `gristmill pack` output (no manifest.json)")
+    if config.data.tokenizer is not None:
+        tokenizer = Path(config.data.tokenizer)
+        config.data.tokenizer = str(tokenizer if tokenizer.is_absolute() else (path.parent / tokenizer).resolve())
     return config
 
 

@@ -1,150 +1,219 @@
-"""The training loop of `gristmill train`: batches from packed shards, AdamW with decoupled weight decay on
-matrices only, a schedule, gradient accumulation and clipping, validation loss, checkpoints that resume
-exactly, a JSONL log.
+"""The training loop of `gristmill train`: batches from packed shards, AdamW (or Muon + AdamW), a schedule,
+gradient accumulation and clipping, bf16 autocast on CUDA, optional `torch.compile`, validation loss and bits
+per byte, checkpoints that resume exactly, and the figures a user watches (see `train.tracking`).
 
-Under `torchrun` (WORLD_SIZE > 1) it runs DDP: gloo on CPU, NCCL on GPU. Each rank reads its own windows
-(`train.data.Batches`), accumulation is global_batch / (micro_batch x world size), DDP averages the
-gradients, so one process and N processes at the same global batch take the same steps. Rank 0 logs and
-writes checkpoints.
+Under `torchrun` (WORLD_SIZE > 1) it runs data parallel: DDP by default, FSDP2 with `run.parallel = "fsdp"`;
+NCCL on GPU, gloo on CPU. Each rank reads its own windows (`train.data.Batches`), accumulation is
+global_batch / (micro_batch x world size) and the gradient all-reduce happens once per step, so one process
+and N processes at the same global batch take the same steps. Rank 0 logs and writes checkpoints.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import hashlib
 import json
 import math
-import os
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from rich.console import Console
-from torch.nn.parallel import DistributedDataParallel
 
 from gristmill.errors import UserError
 from model.config import preset
 from model.gpt import GPT
+from tokenizer import Tokenizer
 from train import checkpoint
 from train.config import TrainConfig
 from train.data import Batches, TokenStream
+from train.evaluate import Evaluator, token_bytes
+from train.optim import Optimizers, build_optimizers
+from train.parallel import World, all_sum, full_state, gradient_sync, join_world, leave_world, load_full_state, wrap
 from train.schedule import Schedule
+from train.tracking import MetricSinks, Throughput, console_line, duration, peak_flops, summary
 
 
 def build_model(config: TrainConfig, vocab_size: int) -> GPT:
     try:
         model_config = preset(config.model.preset, vocab_size=vocab_size, seq_len=config.data.seq_len,
                               kernels=config.model.kernels, **config.model.overrides)  # fmt: skip
+        return GPT(model_config)
     except (TypeError, ValueError) as error:
         raise UserError(f"model: {error}") from None
-    return GPT(model_config)
 
 
-def optimizer_for(model: GPT, config: TrainConfig) -> torch.optim.AdamW:
-    """Weight decay on matrices (linears, embedding), none on norm weights."""
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    rest = [p for p in model.parameters() if p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": config.optim.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.optim.lr, betas=config.optim.betas)
+def tokenizer_byte_counts(config: TrainConfig, manifest: dict[str, Any], console: Console) -> np.ndarray | None:
+    """Bytes per token id of the tokenizer the data was packed with, after checking it is that tokenizer
+    (sha256 of tokenizer.json against the pack manifest); None, with a note, where it cannot be found."""
+    explicit = config.data.tokenizer is not None
+    folder = config.data.tokenizer or manifest.get("tokenizer")
+    if folder is None or not (Path(folder) / "tokenizer.json").is_file():
+        if explicit:
+            raise UserError(f"data.tokenizer: {folder} has no tokenizer.json")
+        console.print("[yellow]note:[/] val bits per byte left out: set data.tokenizer to the tokenizer folder "
+                      f"{config.data.path} was packed with")  # fmt: skip
+        return None
+    sha = hashlib.sha256((Path(folder) / "tokenizer.json").read_bytes()).hexdigest()
+    if sha != manifest["tokenizer_sha256"]:
+        raise UserError(f"data.tokenizer: {folder} is not the tokenizer {config.data.path} was packed with "
+                        f"(tokenizer.json sha256 {sha[:12]}…, the pack manifest says "
+                        f"{manifest['tokenizer_sha256'][:12]}…)")  # fmt: skip
+    return token_bytes(Tokenizer.load(folder))
 
 
-def _distributed() -> tuple[int, int]:
-    """(rank, world size), joining the torchrun group when there is one."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
+def _autocast(world: World, config: TrainConfig) -> AbstractContextManager:
+    bf16 = config.run.dtype == "bf16" or (config.run.dtype == "auto" and world.device.type == "cuda")
+    return torch.autocast(world.device.type, dtype=torch.bfloat16, enabled=bf16)
+
+
+def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    tensor = torch.from_numpy(array)
+    return tensor.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else tensor
+
+
+def _grad_norm(model: torch.nn.Module, clip: float) -> float:
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip or math.inf)
+    return float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)  # a DTensor under FSDP
+
+
+def _resume(output: Path, model: GPT, optimizers: Optimizers, batches: Batches, fingerprint: dict[str, Any],
+            console: Console) -> int:  # fmt: skip
+    """The step to start from: that of the latest checkpoint in `output`, restored into model, optimizers and
+    data position; 0 when there is none."""
+    folder = checkpoint.latest(output)
+    if folder is None:
+        console.print(f"[yellow]note:[/] --resume: no checkpoint in {output} yet; starting at step 0")
+        return 0
+    try:
+        loaded = checkpoint.load(folder)
+        if loaded.config.get("tokenizer_sha256") != fingerprint["tokenizer_sha256"]:
+            raise ValueError("trained on data packed with another tokenizer")
+        saved, ours = loaded.config.get("model", {}), fingerprint["model"]
+        differs = sorted(k for k in ours if k != "kernels" and saved.get(k) != ours[k])
+        if differs:
+            raise ValueError(
+                f"trained with another model: {', '.join(f'{k} {saved.get(k)} != {ours[k]}' for k in differs)}"
+            )
+        load_full_state(model, optimizers, loaded.weights, loaded.optimizer)
+        batches.load_state_dict(loaded.state["data"])
+    except ValueError as error:
+        raise UserError(f"--resume: {folder}: {error}") from None
+    console.print(f"resumed from {folder} at step {loaded.step}")
+    return loaded.step
 
 
 def run_training(config: TrainConfig, resume: bool = False, console: Console | None = None) -> list[dict[str, Any]]:
-    rank, world = _distributed()
-    console = console or Console(quiet=rank != 0)
+    world = join_world()
+    try:
+        return _train(config, resume, world, console or Console(quiet=not world.main))
+    finally:
+        leave_world(world)
+
+
+def _train(config: TrainConfig, resume: bool, world: World, console: Console) -> list[dict[str, Any]]:
     manifest = json.loads((Path(config.data.path) / "manifest.json").read_text())
     output = Path(config.run.output)
-    accumulation, remainder = divmod(config.data.global_batch, config.data.micro_batch * world)
+    data, run = config.data, config.run
+    accumulation, remainder = divmod(data.global_batch, data.micro_batch * world.size)
     if remainder or not accumulation:
-        raise UserError(
-            f"data.global_batch {config.data.global_batch} is not a multiple of micro_batch x world size "
-            f"({config.data.micro_batch} x {world})"
-        )
-    torch.manual_seed(config.run.seed)
-    model = build_model(config, manifest["vocab_size"])
-    optimizer = optimizer_for(model, config)
-    train_batches = Batches(TokenStream(config.data.path, "train"), config.data.seq_len, config.data.micro_batch,
-                            rank=rank, world_size=world, seed=config.run.seed)  # fmt: skip
-    schedule = Schedule(config.optim.schedule, config.optim.lr, config.run.steps, config.optim.warmup,
-                        config.optim.min_ratio)  # fmt: skip
-    fingerprint = {"tokenizer_sha256": manifest["tokenizer_sha256"], "model": dataclasses.asdict(model.config)}
-    start = 0
-    if resume and (folder := checkpoint.latest(output)) is not None:
-        try:
-            loaded = checkpoint.load(folder, model, optimizer)
-        except ValueError as error:
-            raise UserError(str(error)) from None
-        if loaded.config.get("tokenizer_sha256") != manifest["tokenizer_sha256"]:
-            raise UserError(f"{folder}: trained with another tokenizer than {config.data.path} was packed with")
-        train_batches.load_state_dict(loaded.state["data"])
-        start = loaded.step
-        console.print(f"resumed from {folder} at step {start}")
+        raise UserError(f"data.global_batch {data.global_batch} is not a multiple of micro_batch x world size "
+                        f"({data.micro_batch} x {world.size})")  # fmt: skip
+    byte_counts = tokenizer_byte_counts(config, manifest, console)
+    torch.manual_seed(run.seed)
+    model = build_model(config, manifest["vocab_size"]).to(world.device)
+    sharded = run.parallel == "fsdp" and world.size > 1
+    if run.parallel == "fsdp" and not sharded:
+        console.print("[yellow]note:[/] run.parallel = 'fsdp' with one process: nothing to shard, running unsharded")
+    wrapped = wrap(model, world, run.parallel)
+    optimizers = build_optimizers(model, config.optim, sharded)
+    trained = torch.compile(wrapped) if run.compile else wrapped
+    try:
+        batches = Batches(TokenStream(data.path, "train"), data.seq_len, data.micro_batch, rank=world.rank,
+                          world_size=world.size, seed=run.seed)  # fmt: skip
+    except (ValueError, KeyError) as error:
+        raise UserError(f"data.path: {data.path}: {error}") from None
+    fingerprint = {"tokenizer_sha256": manifest["tokenizer_sha256"], "model": model.config.to_dict()}
+    start = _resume(output, model, optimizers, batches, fingerprint, console) if resume else 0
     output.mkdir(parents=True, exist_ok=True)
-    metrics_path = output / "metrics.jsonl"
+    evaluator = Evaluator(data.path, data.seq_len, data.micro_batch, run.eval_batches, world, byte_counts)
+    schedule = Schedule(config.optim.schedule, 1.0, run.steps, config.optim.warmup, config.optim.min_ratio)
+    tokens_per_step = data.global_batch * data.seq_len
+    throughput = Throughput(tokens_per_step, model.config.flops_per_token(data.seq_len),
+                            peak_flops(world.device, run.peak_tflops), run.steps)  # fmt: skip
+    sinks = MetricSinks(output, run.report_to, run.wandb_project, config.model_dump(), world.main)
+    console.print(
+        f"training {model.parameter_count():,} parameters on {world.size} x {world.device.type} "
+        f"({'fsdp' if sharded else 'ddp' if world.size > 1 else 'one process'}), kernels {model.ops.name}, "
+        f"{tokens_per_step:,} tokens per step ({accumulation} accumulated micro-batches per rank), "
+        f"steps {start + 1}..{run.steps}"
+    )
     records: list[dict[str, Any]] = []
-    batches = iter(train_batches)
-    trained = DistributedDataParallel(model) if world > 1 else model
-    tokens_per_step = config.data.global_batch * config.data.seq_len
+    stream = iter(batches)
     started = time.perf_counter()
-    for step in range(start, config.run.steps):
-        lr = schedule(step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        loss_sum = 0.0
-        for _ in range(accumulation):
-            batch = next(batches)
-            loss = trained(torch.from_numpy(batch.inputs), torch.from_numpy(batch.targets)) / accumulation
-            loss.backward()
-            loss_sum += loss.item()
-        if world > 1:  # the step's loss over all ranks, for the log
-            total = torch.tensor(loss_sum)
-            dist.all_reduce(total)
-            loss_sum = total.item() / world
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip or math.inf)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        record = {"step": step + 1, "loss": loss_sum, "lr": lr, "grad_norm": float(norm)}
-        done = step + 1 == config.run.steps
-        if (config.run.eval_every and (step + 1) % config.run.eval_every == 0) or done:
-            record.update(evaluate(model, config))
-        elapsed = time.perf_counter() - started
-        record["tokens_per_s"] = (step + 1 - start) * tokens_per_step / max(elapsed, 1e-9)
+    for step in range(start, run.steps):
+        optimizers.set_schedule_factor(schedule(step))
+        loss_sum = torch.zeros((), device=world.device)
+        for micro in range(accumulation):
+            batch = next(stream)
+            inputs, targets = _to_device(batch.inputs, world.device), _to_device(batch.targets, world.device)
+            with gradient_sync(wrapped, micro == accumulation - 1):
+                with _autocast(world, config):
+                    loss = trained(inputs, targets) / accumulation
+                loss.backward()
+            loss_sum += loss.detach()
+        grad_norm = _grad_norm(model, config.optim.grad_clip)
+        optimizers.step()
+        optimizers.zero_grad()
+        record = {"step": step + 1, "loss": all_sum([loss_sum.item()], world)[0] / world.size,
+                  "lr": optimizers.adamw_lr, "grad_norm": grad_norm}  # fmt: skip
+        throughput.start_after(step + 1)
+        done = step + 1 == run.steps
+        if (run.eval_every and (step + 1) % run.eval_every == 0) or done:
+            record.update(evaluator(model, _autocast(world, config)))
+        if (step + 1) % run.log_every == 0 or done:
+            record.update(throughput.report(step + 1))
+            console.print(console_line(record, run.steps), soft_wrap=True)
+        sinks.write(record)
         records.append(record)
-        if rank == 0:
-            with open(metrics_path, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
-        if (step + 1) % config.run.log_every == 0 or done:
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "step")
-            console.print(f"step {step + 1}/{config.run.steps}: {shown}")
-        if (config.run.checkpoint_every and (step + 1) % config.run.checkpoint_every == 0) or done:
-            if rank == 0:  # ranks share the position: the same step count of the same per-rank order
-                state = {"data": train_batches.state_dict()}
-                checkpoint.save(output, step + 1, model, optimizer, fingerprint, state, config.run.keep_last)
-            if world > 1:
-                dist.barrier()
-    if world > 1:
-        dist.destroy_process_group()
+        if (run.checkpoint_every and (step + 1) % run.checkpoint_every == 0) or done:
+            _save(output, step + 1, model, optimizers, fingerprint, batches, world, sharded, run.keep_last)
+    sinks.close()
+    if records:
+        _summarise(console, records, throughput, time.perf_counter() - started, output, model, tokens_per_step)
     return records
 
 
-@torch.no_grad()
-def evaluate(model: GPT, config: TrainConfig) -> dict[str, float]:
-    """Validation loss (nats per token) over the first `eval_batches` of the val split, in a fixed order."""
-    try:
-        batches = Batches(TokenStream(config.data.path, "val"), config.data.seq_len, config.data.micro_batch, seed=0)
-    except ValueError:  # no val split, or too small for one batch
-        return {}
-    model.eval()
-    losses = []
-    for _, batch in zip(range(config.run.eval_batches), batches, strict=False):
-        losses.append(model(torch.from_numpy(batch.inputs), torch.from_numpy(batch.targets)).item())
-    model.train()
-    return {"val_loss": sum(losses) / len(losses)}
+def _save(output: Path, step: int, model: GPT, optimizers: Optimizers, fingerprint: dict[str, Any],
+          batches: Batches, world: World, sharded: bool, keep_last: int) -> None:  # fmt: skip
+    """Rank 0 writes; under FSDP every rank takes part in gathering the whole tensors first."""
+    if world.main or sharded:
+        weights, optimizer = full_state(model, optimizers)
+        if world.main:  # ranks share the data position: the same step count of the same per-rank order
+            checkpoint.save(output, step, weights, optimizer, fingerprint, {"data": batches.state_dict()}, keep_last)
+    if world.size > 1:
+        dist.barrier()
+
+
+def _summarise(console: Console, records: list[dict[str, Any]], throughput: Throughput, seconds: float,
+               output: Path, model: GPT, tokens_per_step: int) -> None:  # fmt: skip
+    last = records[-1]
+    evaluated = [r for r in records if "val_loss" in r]
+    tokens = len(records) * tokens_per_step
+    facts = [
+        ("steps", f"{records[0]['step']}..{last['step']} ({tokens:,} tokens) in {duration(seconds)}"),
+        ("model", f"{model.parameter_count():,} parameters, {model.config.flops_per_token():,} FLOPs per token"),
+        ("loss", f"{records[0]['loss']:.4f} -> {last['loss']:.4f}"),
+    ]
+    if evaluated:
+        bpb = f", {evaluated[-1]['val_bpb']:.4f} bits per byte" if "val_bpb" in evaluated[-1] else ""
+        facts.append(("validation", f"{evaluated[-1]['val_loss']:.4f} nats per token{bpb}"))
+    if (mean := throughput.mean_tokens_per_s()) is not None:
+        mfu = f", MFU {100 * mean * throughput.flops_per_token / throughput.peak:.1f}%" if throughput.peak else ""
+        facts.append(("throughput", f"{mean:,.0f} tokens/s after the first step{mfu}"))
+    facts.append(("checkpoint", str(checkpoint.latest(output) or "none")))
+    facts.append(("metrics", str(output / "metrics.jsonl")))
+    summary(console, facts)

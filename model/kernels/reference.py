@@ -50,3 +50,25 @@ def linear_cross_entropy(
     if z_loss:
         loss = loss + z_loss * (torch.logsumexp(logits, dim=-1)[keep] ** 2).sum()
     return loss / keep.sum().clamp(min=1)
+
+
+def token_cross_entropy(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    targets: torch.Tensor,
+    ignore_index: int = -100,
+    softcap: float | None = None,
+    chunk_bytes: int = 256 << 20,
+) -> torch.Tensor:
+    """Per-token cross-entropy (fp32, shaped like `targets`, 0 where ignored) of `hidden @ weight.T`, computed a
+    chunk of tokens at a time so evaluation never holds the [tokens x vocab] logits either."""
+    h, t = hidden.reshape(-1, hidden.shape[-1]), targets.reshape(-1)
+    losses = torch.empty(t.shape, dtype=torch.float32, device=hidden.device)
+    chunk = max(1, chunk_bytes // (4 * weight.shape[0]))
+    for start in range(0, len(t), chunk):
+        logits = (h[start : start + chunk] @ weight.T).float()
+        if softcap:
+            logits = softcap * torch.tanh(logits / softcap)
+        part = t[start : start + chunk]
+        losses[start : start + chunk] = F.cross_entropy(logits, part, ignore_index=ignore_index, reduction="none")
+    return losses.view(targets.shape)

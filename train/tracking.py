@@ -1,0 +1,144 @@
+"""What a run tells its user: a console line every `log_every` steps (step, loss, lr, grad norm, tokens/s,
+MFU, ETA), every step in `metrics.jsonl`, the same scalars to TensorBoard and / or Weights & Biases when
+asked for (`run.report_to`), and a one-screen summary at the end.
+
+Throughput is measured over the steps since the last console line, after the first step (which carries
+compilation and warm-up), from wall-clock time; the loss's `.item()` each step synchronises the device, so
+the clock sees finished work. MFU = achieved FLOPs (model FLOPs per token x tokens/s) / the device's peak
+dense bf16 FLOPs, from a table of common GPUs or `run.peak_tflops`; it is left out where neither applies.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from gristmill.errors import UserError
+
+# Dense bf16 tensor-core peak, TFLOP/s, by a substring of torch.cuda.get_device_name() (first match wins).
+PEAK_BF16_TFLOPS = [
+    ("GB200", 2500.0), ("B200", 2250.0), ("H200", 989.4), ("H100 PCIe", 756.0), ("H100", 989.4), ("GH200", 989.4),
+    ("H800", 989.4), ("A100", 312.0), ("A800", 312.0), ("L40S", 362.0), ("L40", 181.0), ("L4", 121.0),
+    ("A10G", 125.0), ("A10", 125.0), ("RTX 4090", 165.2), ("RTX 3090", 71.0), ("V100", 125.0),
+]  # fmt: skip
+
+
+def peak_flops(device: torch.device, override_tflops: float | None) -> float | None:
+    if override_tflops:
+        return override_tflops * 1e12
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((tflops * 1e12 for key, tflops in PEAK_BF16_TFLOPS if key in name), None)
+
+
+def duration(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+class Throughput:
+    """Tokens/s, MFU and ETA over the window since the last report."""
+
+    def __init__(self, tokens_per_step: int, flops_per_token: int, peak: float | None, total_steps: int):
+        self.tokens_per_step, self.flops_per_token, self.peak = tokens_per_step, flops_per_token, peak
+        self.total_steps = total_steps
+        self.window_start: tuple[int, float] | None = None
+        self.timed_steps, self.timed_seconds = 0, 0.0
+        self.latest: dict[str, float] = {}
+
+    def start_after(self, step: int) -> None:
+        """Start timing after (1-based) `step`: the first step carries warm-up and compilation."""
+        if self.window_start is None:
+            self.window_start = (step, time.perf_counter())
+
+    def report(self, step: int) -> dict[str, float]:
+        """Figures for the window ending at (1-based) `step`, then a new window starts."""
+        now = time.perf_counter()
+        if self.window_start is None or step <= self.window_start[0]:
+            return {}
+        first, began = self.window_start
+        steps, seconds = step - first, max(now - began, 1e-9)
+        self.timed_steps, self.timed_seconds = self.timed_steps + steps, self.timed_seconds + seconds
+        self.window_start = (step, now)
+        tokens_per_s = steps * self.tokens_per_step / seconds
+        figures = {"tokens_per_s": tokens_per_s, "eta_s": (self.total_steps - step) * seconds / steps}
+        if self.peak:
+            figures["mfu"] = tokens_per_s * self.flops_per_token / self.peak
+        self.latest = figures
+        return figures
+
+    def mean_tokens_per_s(self) -> float | None:
+        return self.timed_steps * self.tokens_per_step / self.timed_seconds if self.timed_seconds else None
+
+
+class MetricSinks:
+    """metrics.jsonl (rank 0), plus TensorBoard / W&B when asked for: a missing package is a clear error at start."""
+
+    def __init__(self, output: Path, report_to: list[str], project: str, config: dict[str, Any], enabled: bool):
+        self.enabled, self.path = enabled, output / "metrics.jsonl"
+        self.tensorboard = self.wandb = None
+        if not enabled:
+            return
+        if "tensorboard" in report_to:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                raise UserError("run.report_to has 'tensorboard': pip install tensorboard") from None
+            self.tensorboard = SummaryWriter(str(output / "tensorboard"))
+        if "wandb" in report_to:
+            try:
+                import wandb
+            except ImportError:
+                raise UserError("run.report_to has 'wandb': pip install wandb") from None
+            self.wandb = wandb.init(project=project, name=output.name, dir=str(output), config=config, resume="allow")
+
+    def write(self, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        scalars = {k: v for k, v in record.items() if k != "step" and isinstance(v, int | float)}
+        if self.tensorboard is not None:
+            for key, value in scalars.items():
+                self.tensorboard.add_scalar(key, value, record["step"])
+        if self.wandb is not None:
+            self.wandb.log(scalars, step=record["step"])
+
+    def close(self) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+        if self.wandb is not None:
+            self.wandb.finish()
+
+
+def console_line(record: dict[str, Any], total_steps: int) -> str:
+    parts = [f"step {record['step']}/{total_steps}", f"loss {record['loss']:.4f}", f"lr {record['lr']:.2e}",
+             f"grad {record['grad_norm']:.3f}"]  # fmt: skip
+    if "val_loss" in record:
+        parts.append(f"val {record['val_loss']:.4f}")
+    if "val_bpb" in record:
+        parts.append(f"bpb {record['val_bpb']:.4f}")
+    if "tokens_per_s" in record:
+        parts.append(f"{record['tokens_per_s']:,.0f} tok/s")
+    if "mfu" in record:
+        parts.append(f"MFU {100 * record['mfu']:.1f}%")
+    if "eta_s" in record:
+        parts.append(f"ETA {duration(record['eta_s'])}")
+    return " | ".join(parts)
+
+
+def summary(console: Console, facts: list[tuple[str, str]]) -> None:
+    table = Table(title="gristmill train", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in facts:
+        table.add_row(key, value)
+    console.print(table)
