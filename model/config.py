@@ -27,7 +27,9 @@ class GPTConfig:
     logit_softcap: float | None = None  # logits = c * tanh(logits / c)
     rope_theta: float = 10_000.0
     norm_eps: float = 1e-6
-    kernels: Literal["triton", "torch", "auto"] = "auto"  # auto: Triton on CUDA, the PyTorch reference elsewhere
+    kernels: Literal["triton", "triton-ce", "torch", "auto"] = (
+        "auto"  # auto: Triton on CUDA, the PyTorch reference elsewhere
+    )
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:

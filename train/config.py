@@ -18,7 +18,7 @@ Positive = Annotated[int, Field(ge=1)]
 class ModelSection(Section):
     preset: Literal["tiny", "124m", "350m", "1b"] = "tiny"
     overrides: dict[str, int | float | bool | str] = Field(default_factory=dict, description="GPTConfig fields")
-    kernels: Literal["triton", "torch", "auto"] = "auto"
+    kernels: Literal["triton", "triton-ce", "torch", "auto"] = "auto"
 
 
 class DataSection(Section):

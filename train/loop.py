@@ -38,9 +38,12 @@ from train.tracking import MetricSinks, Throughput, console_line, duration, peak
 
 
 def build_model(config: TrainConfig, vocab_size: int) -> GPT:
+    kernels = config.model.kernels
+    if kernels == "auto" and config.run.compile and torch.cuda.is_available():
+        kernels = "triton-ce"  # inductor fuses the elementwise operations itself; the fused loss keeps its memory
     try:
         model_config = preset(config.model.preset, vocab_size=vocab_size, seq_len=config.data.seq_len,
-                              kernels=config.model.kernels, **config.model.overrides)  # fmt: skip
+                              kernels=kernels, **config.model.overrides)  # fmt: skip
         return GPT(model_config)
     except (TypeError, ValueError) as error:
         raise UserError(f"model: {error}") from None
@@ -173,14 +176,18 @@ def _train(config: TrainConfig, resume: bool, world: World, console: Console) ->
         throughput.start_after(step + 1)
         done = step + 1 == run.steps
         if (run.eval_every and (step + 1) % run.eval_every == 0) or done:
+            began = time.perf_counter()
             record.update(evaluator(model, _autocast(world, config)))
+            throughput.exclude(time.perf_counter() - began)
         if (step + 1) % run.log_every == 0 or done:
             record.update(throughput.report(step + 1))
             console.print(console_line(record, run.steps), soft_wrap=True)
         sinks.write(record)
         records.append(record)
         if (run.checkpoint_every and (step + 1) % run.checkpoint_every == 0) or done:
+            began = time.perf_counter()
             _save(output, step + 1, model, optimizers, fingerprint, batches, world, sharded, run.keep_last)
+            throughput.exclude(time.perf_counter() - began)
     sinks.close()
     if records:
         _summarise(console, records, throughput, time.perf_counter() - started, output, model, tokens_per_step)

@@ -3,9 +3,10 @@ MFU, ETA), every step in `metrics.jsonl`, the same scalars to TensorBoard and / 
 asked for (`run.report_to`), and a one-screen summary at the end.
 
 Throughput is measured over the steps since the last console line, after the first step (which carries
-compilation and warm-up), from wall-clock time; the loss's `.item()` each step synchronises the device, so
-the clock sees finished work. MFU = achieved FLOPs (model FLOPs per token x tokens/s) / the device's peak
-dense bf16 FLOPs, from a table of common GPUs or `run.peak_tflops`; it is left out where neither applies.
+compilation and warm-up), from wall-clock time less evaluation and checkpoint time; the loss's `.item()`
+each step synchronises the device, so the clock sees finished work. MFU = achieved FLOPs (model FLOPs per
+token x tokens/s) / the device's peak dense bf16 FLOPs, from a table of common GPUs or `run.peak_tflops`;
+it is left out where neither applies.
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ class Throughput:
         """Start timing after (1-based) `step`: the first step carries warm-up and compilation."""
         if self.window_start is None:
             self.window_start = (step, time.perf_counter())
+
+    def exclude(self, seconds: float) -> None:
+        """Leave out time that is not training (evaluation, checkpoints) from the current window."""
+        if self.window_start is not None:
+            self.window_start = (self.window_start[0], self.window_start[1] + seconds)
 
     def report(self, step: int) -> dict[str, float]:
         """Figures for the window ending at (1-based) `step`, then a new window starts."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -34,16 +34,26 @@ TORCH = Kernels("torch", reference.rms_norm, _reference_rope_qk, reference.swigl
 
 
 def kernels_for(choice: str) -> Kernels:
+    """ "triton": every fused kernel; "triton-ce": the reference's elementwise operations (for `torch.compile`,
+    which fuses those itself) with the Triton linear + cross-entropy (which it cannot: the logits' memory);
+    "torch": the reference; "auto": Triton on CUDA, the reference elsewhere.
+
+    The Triton functions are hidden from `torch.compile` (`torch.compiler.disable`): a compiled model calls
+    them as they are, between its compiled graphs, instead of tracing their launch code."""
     if choice == "torch":
         return TORCH
     has_triton = importlib.util.find_spec("triton") is not None
     if choice == "auto" and not (has_triton and torch.cuda.is_available()):
         return TORCH
     if not (has_triton and (torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET") == "1")):
-        raise ValueError("kernels = 'triton' needs the triton package and a CUDA device (or TRITON_INTERPRET=1)")
+        raise ValueError(f"kernels = {choice!r} needs the triton package and a CUDA device (or TRITON_INTERPRET=1)")
     from model.kernels.activations import relu2, swiglu
     from model.kernels.cross_entropy import linear_cross_entropy
     from model.kernels.rmsnorm import rms_norm
     from model.kernels.rope import rope_qk
 
-    return Kernels("triton", rms_norm, rope_qk, swiglu, relu2, linear_cross_entropy)
+    hidden = torch.compiler.disable
+    if choice == "triton-ce":
+        return replace(TORCH, name="triton-ce", linear_cross_entropy=hidden(linear_cross_entropy))
+    return Kernels("triton", hidden(rms_norm), hidden(rope_qk), hidden(swiglu), hidden(relu2),
+                   hidden(linear_cross_entropy))  # fmt: skip
