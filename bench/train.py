@@ -61,8 +61,8 @@ def run_variant(args: argparse.Namespace, packed: Path, output: Path, kernels: s
         "data": {"path": str(packed), "seq_len": args.seq_len, "micro_batch": args.micro_batch,
                  "global_batch": args.global_batch},
         "optim": {"lr": 6e-4, "warmup": 2},
-        "run": {"steps": args.steps, "output": str(output), "log_every": max(1, args.steps // 4), "eval_batches": 1,
-                "compile": compiled, "dtype": "bf16" if torch.cuda.is_available() else "fp32"},
+        "run": {"steps": args.steps, "output": str(output), "log_every": max(1, args.steps // 4),
+                "eval_sequences": args.micro_batch, "compile": compiled, "dtype": "bf16" if torch.cuda.is_available() else "fp32"},
     })  # fmt: skip
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

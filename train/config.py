@@ -35,7 +35,9 @@ class OptimSection(Section):
     muon_lr: Annotated[float, Field(gt=0)] = 0.02
     muon_momentum: Annotated[float, Field(ge=0, lt=1)] = 0.95
     weight_decay: Annotated[float, Field(ge=0)] = 0.1
-    betas: tuple[float, float] = (0.9, 0.95)
+    betas: Annotated[list[Annotated[float, Field(ge=0, lt=1)]], Field(min_length=2, max_length=2)] = Field(
+        default_factory=lambda: [0.9, 0.95]
+    )
     grad_clip: Annotated[float, Field(ge=0)] = 1.0
     schedule: Literal["cosine", "wsd"] = "cosine"
     warmup: Annotated[int, Field(ge=0)] = 0
@@ -48,7 +50,7 @@ class RunSection(Section):
     seed: int = 0
     log_every: Positive = 10
     eval_every: Annotated[int, Field(ge=0)] = 0  # 0: only at the end
-    eval_batches: Positive = 4
+    eval_sequences: Positive = 32  # val windows per evaluation (the first of a fixed order), over all ranks
     checkpoint_every: Annotated[int, Field(ge=0)] = 0  # 0: only at the end
     keep_last: Positive = 3
     dtype: Literal["auto", "bf16", "fp32"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
@@ -78,14 +80,18 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
         key = ".".join(str(part) for part in first["loc"])
         message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
         raise UserError(f"{path}: {key}: {message}") from None
-    data = Path(config.data.path)
-    config.data.path = str(data if data.is_absolute() else (path.parent / data).resolve())
+    config.data.path = _beside(path, config.data.path)
     if not (Path(config.data.path) / "manifest.json").is_file():
         raise UserError(f"{path}: data.path: {config.data.path} is not a `gristmill pack` output (no manifest.json)")
     if config.data.tokenizer is not None:
-        tokenizer = Path(config.data.tokenizer)
-        config.data.tokenizer = str(tokenizer if tokenizer.is_absolute() else (path.parent / tokenizer).resolve())
+        config.data.tokenizer = _beside(path, config.data.tokenizer)
+    config.run.output = _beside(path, config.run.output)
     return config
+
+
+def _beside(config_path: Path, value: str) -> str:
+    """A path from the config, relative to the config file's folder unless absolute."""
+    return str(Path(value) if Path(value).is_absolute() else (config_path.parent / value).resolve())
 
 
 def _apply_override(raw: dict[str, Any], item: str) -> None:

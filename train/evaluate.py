@@ -3,10 +3,12 @@
 Bits per byte is the loss in a unit that does not depend on the tokenizer: the summed loss of the targets
 (in bits) over the UTF-8 bytes those targets stand for. Each token's byte count comes from the tokenizer
 the data was packed with; special tokens (EOS) stand for no text, so their targets count in the loss but
-not in bits per byte (as in nanochat). The batches are the first `eval_batches` micro-batches of a fixed
-order (at most the whole split, each window once), split over the ranks (each takes every n-th window),
-and the sums are added over ranks, so the figures do not depend on the world size when `eval_batches` is
-a multiple of it.
+not in bits per byte (as in nanochat).
+
+The windows are the first `eval_sequences` of one fixed order (at most the whole split, each window once),
+split over the ranks (each takes every n-th), run `micro_batch` at a time, and the sums are added over
+ranks: so the figures depend on neither the micro batch nor the world size (when `eval_sequences` is a
+multiple of it).
 """
 
 from __future__ import annotations
@@ -32,33 +34,31 @@ def token_bytes(tokenizer: Tokenizer) -> np.ndarray:
 
 
 class Evaluator:
-    def __init__(self, packed: str, seq_len: int, micro_batch: int, batches: int, world: World,
+    def __init__(self, packed: str, seq_len: int, micro_batch: int, sequences: int, world: World,
                  byte_counts: np.ndarray | None):  # fmt: skip
-        self.world = world
-        try:
-            self.batches: Batches | None = Batches(TokenStream(packed, "val"), seq_len, micro_batch,
-                                                   rank=world.rank, world_size=world.size, seed=0)  # fmt: skip
-        except (ValueError, KeyError):  # no val split, or too small for one batch per rank
-            self.batches = None
-        available = self.batches.batches_per_epoch if self.batches else 0
-        self.per_rank = min(max(1, math.ceil(batches / world.size)), available)  # each window at most once
+        self.world, self.micro_batch = world, micro_batch
+        try:  # windows one at a time in the seeded order, this rank's share
+            self.windows: Batches | None = Batches(TokenStream(packed, "val"), seq_len, 1, rank=world.rank,
+                                                   world_size=world.size, seed=0)  # fmt: skip
+        except (ValueError, KeyError):  # no val split, or too small for one window per rank
+            self.windows = None
+        whole_split = self.windows.batches_per_epoch if self.windows else 0
+        self.per_rank = min(math.ceil(sequences / world.size), whole_split)
         self.byte_counts = None if byte_counts is None else torch.from_numpy(byte_counts).to(world.device)
-
-    @property
-    def available(self) -> bool:
-        return self.batches is not None
 
     @torch.no_grad()
     def __call__(self, model: nn.Module, autocast: AbstractContextManager) -> dict[str, float]:
-        if self.batches is None:
+        if self.windows is None:
             return {}
-        self.batches.epoch, self.batches.step = 0, 0  # the same windows every time
+        self.windows.epoch, self.windows.step = 0, 0  # the same windows every time
+        windows = [w for _, w in zip(range(self.per_rank), self.windows, strict=False)]
         was_training = model.training
         model.eval()
         loss_sum = tokens = bits_loss = text_bytes = 0.0
-        for _, batch in zip(range(self.per_rank), self.batches, strict=False):
-            inputs = torch.from_numpy(batch.inputs).to(self.world.device)
-            targets = torch.from_numpy(batch.targets).to(self.world.device)
+        for start in range(0, len(windows), self.micro_batch):
+            group = windows[start : start + self.micro_batch]
+            inputs = torch.from_numpy(np.concatenate([w.inputs for w in group])).to(self.world.device)
+            targets = torch.from_numpy(np.concatenate([w.targets for w in group])).to(self.world.device)
             with autocast:
                 losses = model(inputs, targets, reduction="none").float()
             loss_sum += losses.sum().item()

@@ -142,11 +142,12 @@ def _train(config: TrainConfig, resume: bool, world: World, console: Console) ->
     fingerprint = {"tokenizer_sha256": manifest["tokenizer_sha256"], "model": model.config.to_dict()}
     start = _resume(output, model, optimizers, batches, fingerprint, console) if resume else 0
     output.mkdir(parents=True, exist_ok=True)
-    evaluator = Evaluator(data.path, data.seq_len, data.micro_batch, run.eval_batches, world, byte_counts)
+    evaluator = Evaluator(data.path, data.seq_len, data.micro_batch, run.eval_sequences, world, byte_counts)
     schedule = Schedule(config.optim.schedule, 1.0, run.steps, config.optim.warmup, config.optim.min_ratio)
     tokens_per_step = data.global_batch * data.seq_len
+    peak = peak_flops(world.device, run.peak_tflops)  # of one device: the world's is size times that
     throughput = Throughput(tokens_per_step, model.config.flops_per_token(data.seq_len),
-                            peak_flops(world.device, run.peak_tflops), run.steps)  # fmt: skip
+                            peak * world.size if peak else None, run.steps)  # fmt: skip
     sinks = MetricSinks(output, run.report_to, run.wandb_project, config.model_dump(), world.main)
     console.print(
         f"training {model.parameter_count():,} parameters on {world.size} x {world.device.type} "

@@ -65,7 +65,7 @@ def build_optimizers(model: nn.Module, options: OptimSection, sharded: bool = Fa
     rest = [p for _, p in named if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": options.weight_decay}, {"params": rest, "weight_decay": 0.0}]
     fused = True if all(p.is_cuda for _, p in named) and not sharded else None  # None: PyTorch's default (foreach)
-    parts.append(torch.optim.AdamW(groups, lr=options.lr, betas=options.betas, fused=fused))
+    parts.append(torch.optim.AdamW(groups, lr=options.lr, betas=tuple(options.betas), fused=fused))
     for optimizer in parts:
         for group in optimizer.param_groups:
             group["peak_lr"] = group["lr"]

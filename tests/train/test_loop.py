@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from gristmill.cli import main
-from train.config import load_config
+from train.config import TrainConfig, load_config
 from train.loop import run_training
 
 
@@ -56,3 +57,19 @@ def test_config_errors_are_one_line(
         assert main(["train", *args]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0]
+
+
+def test_the_readme_lists_every_key_with_its_default(tmp_path: Path, packed: Path) -> None:
+    """The README's "Every key, with its default" block loads as a config, and names every field."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("Every key, with its default:\n\n```toml\n", 1)[1].split("```", 1)[0]
+    listed = set(re.findall(r"^#? ?(\w+) = ", block, flags=re.MULTILINE))
+    expected = {name for section in TrainConfig.model_fields.values() for name in section.annotation.model_fields}
+    assert listed == expected
+    path = tmp_path / "readme.toml"
+    path.write_text(block.replace('path = "packed/"', f'path = "{packed}"'))
+    config = load_config(path)
+    defaults = TrainConfig.model_validate({"data": {"path": str(packed)}})
+    assert config.model_dump(exclude={"data": {"path"}, "run": {"output"}}) == defaults.model_dump(
+        exclude={"data": {"path"}, "run": {"output"}}
+    )

@@ -43,7 +43,7 @@ def assert_same_steps(expected: list[dict], actual: list[dict]) -> None:
 
 def test_two_gloo_processes_take_the_steps_of_one(tmp_path: Path, config_file: Callable[[str], Path]) -> None:
     single = run_training(load_config(config_file("one"), ["run.steps=5"]), console=Console(file=io.StringIO()))
-    torchrun(config_file("two"), "run.steps=5")
+    torchrun(config_file("two"), "run.steps=5", "data.micro_batch=2")  # 2 accumulated micro-batches per rank
     assert_same_steps(single, metrics(tmp_path / "two"))
 
 
@@ -52,9 +52,9 @@ def test_fsdp_takes_the_steps_of_one_process_and_resumes_exactly(
 ) -> None:
     """FSDP2 over 2 gloo processes: the losses and final weights of the unsharded single process; a copy of
     its step-3 checkpoint resumed under FSDP continues with the same steps."""
-    options = ["run.steps=6", "run.checkpoint_every=3", "run.eval_every=3", "run.eval_batches=2"]
+    options = ["run.steps=6", "run.checkpoint_every=3", "run.eval_every=3", "run.eval_sequences=12"]
     single = run_training(load_config(config_file("one"), options), console=Console(file=io.StringIO()))
-    torchrun(config_file("fsdp"), *options, "run.parallel=fsdp")
+    torchrun(config_file("fsdp"), *options, "run.parallel=fsdp", "data.micro_batch=2")
     assert_same_steps(single, metrics(tmp_path / "fsdp"))
     whole, sharded = (
         load_file(tmp_path / "one/step-000006/model.safetensors"),
@@ -66,5 +66,5 @@ def test_fsdp_takes_the_steps_of_one_process_and_resumes_exactly(
     (tmp_path / "resumed").mkdir()
     shutil.copytree(tmp_path / "fsdp/step-000003", tmp_path / "resumed/step-000003")
     (tmp_path / "resumed/latest").write_text("step-000003\n")
-    torchrun(config_file("resumed"), *options, "run.parallel=fsdp", resume=True)
+    torchrun(config_file("resumed"), *options, "run.parallel=fsdp", "data.micro_batch=2", resume=True)
     assert_same_steps(single[3:], metrics(tmp_path / "resumed"))
