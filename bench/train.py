@@ -62,7 +62,8 @@ def run_variant(args: argparse.Namespace, packed: Path, output: Path, kernels: s
                  "global_batch": args.global_batch},
         "optim": {"lr": 6e-4, "warmup": 2},
         "run": {"steps": args.steps, "output": str(output), "log_every": max(1, args.steps // 4),
-                "eval_sequences": args.micro_batch, "compile": compiled, "dtype": "bf16" if torch.cuda.is_available() else "fp32"},
+                "eval_sequences": args.micro_batch, "compile": compiled,
+                "dtype": "bf16" if torch.cuda.is_available() else "fp32"},
     })  # fmt: skip
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
