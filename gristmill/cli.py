@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser(
         "train",
-        help="pretrain the GPT on packed token shards (one process; torchrun data parallelism next)",
+        help="pretrain the GPT on packed token shards (torchrun for DDP / FSDP2)",
         description="Train with a TOML config; checkpoints under run.output; --resume continues exactly.",
     )
     train.add_argument("config", metavar="CONFIG.toml")
@@ -116,8 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_cmd_train)
 
     from tokenizer.commands import add_parsers
+    from train.commands import add_parsers as add_model_parsers
 
     add_parsers(commands)
+    add_model_parsers(commands)
     return parser
 
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from model.config import GPTConfig
 from model.kernels import Kernels, kernels_for, reference
+from model.kv_cache import KVCache
 
 INIT_STD = 0.02
 
@@ -52,7 +53,11 @@ class Attention(nn.Module):
         self.q_norm = RMSNorm(config.head_dim, config.norm_eps, ops) if config.qk_norm else None
         self.k_norm = RMSNorm(config.head_dim, config.norm_eps, ops) if config.qk_norm else None
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: KVCache | None = None, layer: int = 0
+    ) -> torch.Tensor:
+        """Causal self-attention over x [batch, seq, d_model]; with a cache (generation), over every position fed
+        so far, cos / sin then being per row [batch, 1, seq, head_dim / 2] (left-padded rows start later)."""
         batch, seq, _ = x.shape
         c = self.config
         q = self.q(x).view(batch, seq, c.n_heads, c.head_dim).transpose(1, 2)
@@ -60,8 +65,14 @@ class Attention(nn.Module):
         v = self.v(x).view(batch, seq, c.kv_heads, c.head_dim).transpose(1, 2)
         if self.q_norm is not None and self.k_norm is not None:
             q, k = self.q_norm(q), self.k_norm(k)
-        q, k = self.ops.rope_qk(q, k, cos, sin)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=c.kv_heads != c.n_heads)
+        gqa = c.kv_heads != c.n_heads
+        if cache is None:
+            q, k = self.ops.rope_qk(q, k, cos, sin)
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=gqa)
+        else:
+            q, k = reference.rope(q, cos, sin), reference.rope(k, cos, sin)
+            k, v = cache.extend(layer, k, v)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=cache.mask, enable_gqa=gqa)
         return self.out(y.transpose(1, 2).reshape(batch, seq, c.d_model))
 
 
@@ -87,8 +98,10 @@ class Block(nn.Module):
         self.mlp_norm = RMSNorm(config.d_model, config.norm_eps, ops)
         self.mlp = MLP(config, ops)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        x = x + self.attention(self.attention_norm(x), cos, sin)
+    def forward(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: KVCache | None = None, layer: int = 0
+    ) -> torch.Tensor:
+        x = x + self.attention(self.attention_norm(x), cos, sin, cache, layer)
         return x + self.mlp(self.mlp_norm(x))
 
 
@@ -139,12 +152,27 @@ class GPT(nn.Module):
         gradient; a method of its own would bypass FSDP's hooks, which run around `forward`)."""
         hidden = self.hidden_states(tokens)
         cap = self.config.logit_softcap
-        if targets is not None and reduction == "none":
+        if targets is None:
+            return self.logits(hidden)
+        if reduction == "none":
             return reference.token_cross_entropy(hidden, self.output_weight, targets, softcap=cap)
-        if targets is not None:
-            return self.ops.linear_cross_entropy(hidden, self.output_weight, targets, softcap=cap)
+        return self.ops.linear_cross_entropy(hidden, self.output_weight, targets, softcap=cap)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         logits = (hidden @ self.output_weight.T).float()
+        cap = self.config.logit_softcap
         return cap * torch.tanh(logits / cap) if cap else logits
+
+    @torch.no_grad()
+    def next_logits(self, tokens: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """Feed tokens [batch, seq] into the next slots of `cache`; the logits [batch, vocab] after the last one."""
+        positions = cache.begin(tokens.shape[1])
+        cos, sin = self.cos[positions].unsqueeze(1), self.sin[positions].unsqueeze(1)
+        x = self.embedding(tokens)
+        for layer, block in enumerate(self.blocks):
+            x = block(x, cos, sin, cache, layer)
+        cache.advance(tokens.shape[1])
+        return self.logits(self.norm(x[:, -1]))
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())

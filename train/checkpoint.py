@@ -21,8 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, load_model, save_file
 
+from model.config import GPTConfig
+from model.gpt import GPT
 from pipeline.atomic import write_json_atomic, write_text_atomic
 
 STEP_PREFIX = "step-"
@@ -131,3 +133,29 @@ def load(folder: Path, with_optimizer: bool = True) -> Loaded:
             raise ValueError(f"{folder / 'optimizer.pt'}: cannot be loaded: {type(error).__name__}: {error}") from None
     restore_rng(state["rng"])
     return Loaded(state["step"], config, state, weights, optimizer)
+
+
+def step_folder(path: Path) -> Path:
+    """A step folder itself, or the one `latest` names in a run's output folder; ValueError otherwise."""
+    if (path / "model.safetensors").is_file():
+        return path
+    folder = latest(path)
+    if folder is None:
+        raise ValueError(f"{path}: not a checkpoint (no model.safetensors) nor a training output with `latest`")
+    return folder
+
+
+def read_model(path: Path, device: torch.device | str = "cpu") -> tuple[GPT, dict[str, Any], Path]:
+    """The trained model of a checkpoint (step folder or training output) in eval mode, its config.json and its
+    folder; kernels as `auto` picks them here. ValueError naming the file for anything missing or damaged."""
+    folder = step_folder(path)
+    try:
+        config = json.loads((folder / "config.json").read_text())
+        model = GPT(GPTConfig(**{**config["model"], "kernels": "auto"}))
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{folder / 'config.json'}: not a gristmill checkpoint config: {error}") from None
+    try:
+        load_model(model, str(folder / "model.safetensors"), device=str(device))
+    except (SafetensorError, OSError, RuntimeError) as error:
+        raise ValueError(f"{folder / 'model.safetensors'}: cannot be read into its config's model: {error}") from None
+    return model.to(device).eval(), config, folder

@@ -49,9 +49,9 @@ def build_model(config: TrainConfig, vocab_size: int) -> GPT:
         raise UserError(f"model: {error}") from None
 
 
-def tokenizer_byte_counts(config: TrainConfig, manifest: dict[str, Any], console: Console) -> np.ndarray | None:
-    """Bytes per token id of the tokenizer the data was packed with, after checking it is that tokenizer
-    (sha256 of tokenizer.json against the pack manifest); None, with a note, where it cannot be found."""
+def packed_tokenizer(config: TrainConfig, manifest: dict[str, Any], console: Console) -> str | None:
+    """The folder of the tokenizer the data was packed with, checked to be that tokenizer (sha256 of
+    tokenizer.json against the pack manifest); None, with a note, where it cannot be found."""
     explicit = config.data.tokenizer is not None
     folder = config.data.tokenizer or manifest.get("tokenizer")
     if folder is None or not (Path(folder) / "tokenizer.json").is_file():
@@ -65,7 +65,7 @@ def tokenizer_byte_counts(config: TrainConfig, manifest: dict[str, Any], console
         raise UserError(f"data.tokenizer: {folder} is not the tokenizer {config.data.path} was packed with "
                         f"(tokenizer.json sha256 {sha[:12]}…, the pack manifest says "
                         f"{manifest['tokenizer_sha256'][:12]}…)")  # fmt: skip
-    return token_bytes(Tokenizer.load(folder))
+    return str(Path(folder).resolve())
 
 
 def _autocast(world: World, config: TrainConfig) -> AbstractContextManager:
@@ -125,7 +125,8 @@ def _train(config: TrainConfig, resume: bool, world: World, console: Console) ->
     if remainder or not accumulation:
         raise UserError(f"data.global_batch {data.global_batch} is not a multiple of micro_batch x world size "
                         f"({data.micro_batch} x {world.size})")  # fmt: skip
-    byte_counts = tokenizer_byte_counts(config, manifest, console)
+    tokenizer = packed_tokenizer(config, manifest, console)
+    byte_counts = token_bytes(Tokenizer.load(tokenizer)) if tokenizer else None
     torch.manual_seed(run.seed)
     model = build_model(config, manifest["vocab_size"]).to(world.device)
     sharded = run.parallel == "fsdp" and world.size > 1
@@ -139,7 +140,8 @@ def _train(config: TrainConfig, resume: bool, world: World, console: Console) ->
                           world_size=world.size, seed=run.seed)  # fmt: skip
     except (ValueError, KeyError) as error:
         raise UserError(f"data.path: {data.path}: {error}") from None
-    fingerprint = {"tokenizer_sha256": manifest["tokenizer_sha256"], "model": model.config.to_dict()}
+    fingerprint = {"tokenizer_sha256": manifest["tokenizer_sha256"], "tokenizer": tokenizer,
+                   "eos_id": manifest["eos_id"], "model": model.config.to_dict()}  # fmt: skip
     start = _resume(output, model, optimizers, batches, fingerprint, console) if resume else 0
     output.mkdir(parents=True, exist_ok=True)
     evaluator = Evaluator(data.path, data.seq_len, data.micro_batch, run.eval_sequences, world, byte_counts)

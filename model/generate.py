@@ -1,0 +1,91 @@
+"""Text generation from a trained GPT: batched prompts (left padded), a KV cache, and sampling with temperature,
+top-k and top-p (nucleus), reproducible with a seed.
+
+Every prompt is fed after the tokenizer's end-of-text token: in packed training data each document follows
+the previous one's EOS, so that is the context in which the model learned how documents begin. A row stops at
+a stop token (EOS) or after `max_new_tokens`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from model.gpt import GPT
+from model.kv_cache import KVCache
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.8  # 0: greedy
+    top_k: int | None = None  # keep the k most likely tokens
+    top_p: float | None = None  # keep the smallest set of most likely tokens whose probability reaches p
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0 or (self.top_k is not None and self.top_k < 1):
+            raise ValueError("temperature must be >= 0 and top_k >= 1")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ValueError("top_p must be in (0, 1]")
+
+
+def choose(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The next token of each row of logits [batch, vocab]."""
+    if sampling.temperature == 0:
+        return logits.argmax(-1)
+    logits = logits.float() / sampling.temperature
+    if sampling.top_k is not None and sampling.top_k < logits.shape[-1]:
+        kth = torch.topk(logits, sampling.top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if sampling.top_p is not None and sampling.top_p < 1:
+        ordered, order = torch.sort(logits, dim=-1, descending=True)
+        probabilities = ordered.softmax(-1)
+        before = probabilities.cumsum(-1) - probabilities  # mass of the more likely tokens
+        ordered = ordered.masked_fill(before >= sampling.top_p, float("-inf"))  # the most likely always stays
+        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, ordered)
+    return torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(-1)
+
+
+@torch.no_grad()
+def generate(
+    model: GPT,
+    prompts: list[list[int]],
+    max_new_tokens: int,
+    sampling: Sampling,
+    stop_ids: set[int],
+    seed: int = 0,
+    on_step: Callable[[list[int | None]], None] | None = None,
+) -> list[list[int]]:
+    """New tokens for each prompt (stop token excluded). `on_step` gets, after each step, each row's new token
+    (None for rows already stopped): for streaming."""
+    if not prompts or any(not p for p in prompts):
+        raise ValueError("every prompt needs at least one token")
+    device = model.embedding.weight.device
+    longest = max(len(p) for p in prompts)
+    if longest + max_new_tokens > model.config.seq_len:
+        raise ValueError(f"prompt of {longest} tokens + {max_new_tokens} new tokens exceed the model's context "
+                         f"of {model.config.seq_len} tokens")  # fmt: skip
+    pads = torch.tensor([longest - len(p) for p in prompts], device=device)
+    tokens = torch.tensor([[0] * (longest - len(p)) + p for p in prompts], device=device)
+    cache = KVCache(model.config, pads, longest + max_new_tokens, model.embedding.weight.dtype)
+    generator = torch.Generator(device).manual_seed(seed)
+    model.eval()
+    logits = model.next_logits(tokens, cache)
+    outputs: list[list[int]] = [[] for _ in prompts]
+    running = [True] * len(prompts)
+    for step in range(max_new_tokens):
+        chosen = choose(logits, sampling, generator)
+        emitted: list[int | None] = []
+        for row, token in enumerate(chosen.tolist()):
+            if running[row] and token in stop_ids:
+                running[row] = False
+            emitted.append(token if running[row] else None)
+            if running[row]:
+                outputs[row].append(token)
+        if on_step is not None:
+            on_step(emitted)
+        if not any(running) or step + 1 == max_new_tokens:
+            break
+        logits = model.next_logits(chosen[:, None], cache)
+    return outputs

@@ -1,0 +1,129 @@
+"""`gristmill export --format hf`: a checkpoint as a Hugging Face `transformers` folder.
+
+gristmill's GPT maps onto two stock architectures: without QK-norm it is Llama (`LlamaForCausalLM`), with
+QK-norm (RMSNorm over each head's q and k before RoPE) it is Qwen3 (`Qwen3ForCausalLM`). Both share the
+rest: pre-norm RMSNorm blocks, RoPE over (first half, second half) pairs, grouped-query attention without
+biases, a SwiGLU MLP, a tied or separate head. A ReLU^2 MLP or a logit soft-cap has no counterpart there, and
+is refused with the reason rather than exported as something that computes different logits.
+
+The folder holds `config.json`, `model.safetensors` (fp32, the checkpoint's tensors renamed),
+`generation_config.json` and the tokenizer: its `tokenizer.json` as trained, plus `tokenizer_config.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import save_file
+
+from gristmill.errors import UserError
+from model.config import GPTConfig
+from model.gpt import GPT
+from pipeline.atomic import write_json_atomic
+from tokenizer import Tokenizer
+from train.checkpoint import read_model
+from train.generate_command import EOS, tokenizer_folder
+
+LAYER_NAMES = {
+    "attention_norm.weight": "input_layernorm.weight",
+    "attention.q.weight": "self_attn.q_proj.weight",
+    "attention.k.weight": "self_attn.k_proj.weight",
+    "attention.v.weight": "self_attn.v_proj.weight",
+    "attention.out.weight": "self_attn.o_proj.weight",
+    "attention.q_norm.weight": "self_attn.q_norm.weight",
+    "attention.k_norm.weight": "self_attn.k_norm.weight",
+    "mlp_norm.weight": "post_attention_layernorm.weight",
+    "mlp.gate.weight": "mlp.gate_proj.weight",
+    "mlp.up.weight": "mlp.up_proj.weight",
+    "mlp.down.weight": "mlp.down_proj.weight",
+}
+
+
+def hf_name(name: str) -> str:
+    """The transformers name of a gristmill parameter."""
+    if name == "embedding.weight":
+        return "model.embed_tokens.weight"
+    if name == "norm.weight":
+        return "model.norm.weight"
+    if name == "head.weight":
+        return "lm_head.weight"
+    _, layer, rest = name.split(".", 2)  # blocks.<i>.<rest>
+    return f"model.layers.{layer}.{LAYER_NAMES[rest]}"
+
+
+def hf_config(config: GPTConfig, eos_id: int | None) -> dict[str, Any]:
+    if config.mlp != "swiglu":
+        raise UserError("export --format hf: mlp = 'relu2' has no Llama / Qwen3 counterpart (their MLP is SwiGLU)")
+    if config.logit_softcap:
+        raise UserError("export --format hf: logit_softcap has no Llama / Qwen3 counterpart")
+    qwen3 = config.qk_norm
+    settings: dict[str, Any] = {
+        "architectures": ["Qwen3ForCausalLM" if qwen3 else "LlamaForCausalLM"],
+        "model_type": "qwen3" if qwen3 else "llama",
+        "vocab_size": config.vocab_size,
+        "hidden_size": config.d_model,
+        "intermediate_size": config.hidden,
+        "num_hidden_layers": config.n_layers,
+        "num_attention_heads": config.n_heads,
+        "num_key_value_heads": config.kv_heads,
+        "head_dim": config.head_dim,
+        "hidden_act": "silu",
+        "max_position_embeddings": config.seq_len,
+        "rms_norm_eps": config.norm_eps,
+        "rope_theta": config.rope_theta,
+        "rope_parameters": {"rope_type": "default", "rope_theta": config.rope_theta},
+        "rope_scaling": None,
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "tie_word_embeddings": config.tie_embeddings,
+        "initializer_range": 0.02,
+        "torch_dtype": "float32",
+        "use_cache": True,
+        "bos_token_id": eos_id,
+        "eos_token_id": eos_id,
+    }
+    if qwen3:
+        settings.update({"use_sliding_window": False, "sliding_window": None, "max_window_layers": config.n_layers})
+    else:
+        settings.update({"mlp_bias": False, "pretraining_tp": 1})
+    return settings
+
+
+def hf_weights(model: GPT) -> dict:
+    return {hf_name(name): tensor.detach().float().contiguous() for name, tensor in model.state_dict().items()}
+
+
+def export_hf(checkpoint: str, output: str, tokenizer_dir: str | None = None) -> Path:
+    """Write the Hugging Face folder `output` (atomically: built beside it, then renamed into place)."""
+    try:
+        model, config, _ = read_model(Path(checkpoint))
+    except ValueError as error:
+        raise UserError(f"--checkpoint: {error}") from None
+    tokenizer_path = tokenizer_folder(config, tokenizer_dir)
+    tokenizer = Tokenizer.load(str(tokenizer_path))
+    eos_id = config.get("eos_id", tokenizer.special_ids.get(EOS))
+    settings = hf_config(model.config, eos_id)
+    final = Path(output)
+    work = final.with_name(f".{final.name}.tmp")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    save_file(hf_weights(model), str(work / "model.safetensors"), metadata={"format": "pt"})
+    write_json_atomic(work / "config.json", settings)
+    write_json_atomic(work / "generation_config.json", {"bos_token_id": eos_id, "eos_token_id": eos_id})
+    shutil.copy(tokenizer_path / "tokenizer.json", work / "tokenizer.json")
+    special = {name: EOS for name in ("bos_token", "eos_token")} if EOS in tokenizer.special_ids else {}
+    write_json_atomic(work / "tokenizer_config.json", {"tokenizer_class": "PreTrainedTokenizerFast",
+                                                       "model_max_length": model.config.seq_len,
+                                                       "clean_up_tokenization_spaces": False, **special})  # fmt: skip
+    shutil.rmtree(final, ignore_errors=True)
+    work.rename(final)
+    return final
+
+
+def describe(folder: Path) -> str:
+    settings = json.loads((folder / "config.json").read_text())
+    layers, vocab = settings["num_hidden_layers"], settings["vocab_size"]
+    return f"{folder}: {settings['architectures'][0]}, {layers} layers, vocab {vocab:,}"

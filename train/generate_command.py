@@ -1,0 +1,129 @@
+"""`gristmill generate`: text from a checkpoint. One prompt streams its tokens to the terminal as they come;
+a prompt file (one prompt per line) runs in left-padded batches and can be saved as JSONL.
+
+The tokenizer is the one the checkpoint was trained with (its folder is recorded in the checkpoint, and its
+sha256 is checked), so ids mean what they meant in training.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from gristmill.errors import UserError
+from model.generate import Sampling, generate
+from model.gpt import GPT
+from pipeline.atomic import write_text_atomic
+from tokenizer import Tokenizer
+from train.checkpoint import read_model
+
+EOS = "<|endoftext|>"
+
+
+def tokenizer_folder(config: dict, override: str | None) -> Path:
+    """The tokenizer folder of a checkpoint (or `override`), checked against the checkpoint's sha256."""
+    folder = override or config.get("tokenizer")
+    if not folder:
+        raise UserError("--tokenizer: the checkpoint does not name its tokenizer folder; pass --tokenizer DIR")
+    path = Path(folder) / "tokenizer.json"
+    if not path.is_file():
+        raise UserError(f"--tokenizer: {folder} has no tokenizer.json")
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    if sha != config.get("tokenizer_sha256", sha):
+        raise UserError(f"--tokenizer: {folder} is not the tokenizer this checkpoint was trained with (sha256 differs)")
+    return Path(folder)
+
+
+def read_prompts(prompt: str | None, prompt_file: str | None) -> list[str]:
+    if (prompt is None) == (prompt_file is None):
+        raise UserError("give exactly one of --prompt TEXT and --prompt-file FILE")
+    if prompt is not None:
+        return [prompt]
+    try:
+        lines = [line for line in Path(prompt_file).read_text(encoding="utf-8").splitlines() if line.strip()]
+    except OSError as error:
+        raise UserError(f"--prompt-file: {error.strerror}: {prompt_file}") from None
+    if not lines:
+        raise UserError(f"--prompt-file: {prompt_file} has no prompts (one per line)")
+    return lines
+
+
+def run_generate(
+    checkpoint: str,
+    prompt: str | None = None,
+    prompt_file: str | None = None,
+    max_new_tokens: int = 200,
+    sampling: Sampling | None = None,
+    seed: int = 0,
+    tokenizer_dir: str | None = None,
+    batch_size: int = 16,
+    output: str | None = None,
+    device: str | None = None,
+    console: Console | None = None,
+) -> list[str]:
+    """The completions, printed (streamed for one prompt) and written to `output` as JSONL when given."""
+    console = console or Console()
+    texts = read_prompts(prompt, prompt_file)
+    target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    try:
+        model, config, folder = read_model(Path(checkpoint), target)
+    except ValueError as error:
+        raise UserError(f"--checkpoint: {error}") from None
+    tokenizer = Tokenizer.load(str(tokenizer_folder(config, tokenizer_dir)))
+    eos = config.get("eos_id", tokenizer.special_ids.get(EOS))
+    start = [eos] if eos is not None else []
+    prompts = [start + tokenizer.encode(text, disallowed_special=()) for text in texts]
+    if not all(prompts):
+        raise UserError("a prompt is empty and the tokenizer has no end-of-text token to start from")
+    console.print(f"[dim]{folder} ({model.parameter_count():,} parameters) on {target}[/]")
+    began, completions, produced = time.perf_counter(), [], 0
+    try:
+        if len(texts) == 1:
+            text, produced = _stream(model, prompts[0], texts[0], max_new_tokens, sampling, eos, seed, tokenizer,
+                                     console)  # fmt: skip
+            completions = [text]
+        else:
+            for first in range(0, len(prompts), batch_size):
+                batch = prompts[first : first + batch_size]
+                new = generate(model, batch, max_new_tokens, sampling or Sampling(), {eos} - {None}, seed + first)
+                for index, tokens in enumerate(new, start=first):
+                    produced += len(tokens)
+                    completions.append(tokenizer.decode_bytes(tokens).decode("utf-8", errors="replace"))
+                    console.rule(f"prompt {index + 1}")
+                    console.print(f"[bold]{texts[index]}[/]", completions[-1], sep="", markup=True, highlight=False)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    seconds = time.perf_counter() - began
+    console.print(f"[dim]{len(texts)} prompt(s), {produced:,} new tokens in {seconds:.1f} s "
+                  f"({produced / max(seconds, 1e-9):,.0f} tokens/s)[/]")  # fmt: skip
+    if output:
+        pairs = zip(texts, completions, strict=True)
+        rows = [json.dumps({"prompt": p, "completion": c}, ensure_ascii=False) for p, c in pairs]
+        write_text_atomic(Path(output), "".join(row + "\n" for row in rows))
+    return completions
+
+
+def _stream(model: GPT, prompt: list[int], text: str, max_new_tokens: int, sampling: Sampling | None,
+            eos: int | None, seed: int, tokenizer: Tokenizer, console: Console) -> tuple[str, int]:  # fmt: skip
+    """Generate for one prompt, printing each piece of text as soon as its bytes form whole characters; the
+    text and its token count."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    console.print(text, end="", style="bold", markup=False, highlight=False)
+    pieces: list[str] = []
+
+    def show(emitted: list[int | None]) -> None:
+        if emitted[0] is not None:
+            piece = decoder.decode(tokenizer.decode_bytes([emitted[0]]))
+            pieces.append(piece)
+            console.print(piece, end="", markup=False, highlight=False, soft_wrap=True)
+
+    new = generate(model, [prompt], max_new_tokens, sampling or Sampling(), {eos} - {None}, seed, on_step=show)
+    pieces.append(decoder.decode(b"", final=True))
+    console.print(pieces[-1])
+    return "".join(pieces), len(new[0])
