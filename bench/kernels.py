@@ -67,7 +67,8 @@ def cases() -> dict[str, tuple[Callable, Callable, Callable[[], tuple]]]:
 
     def ce_inputs(vocab: int) -> Callable[[], tuple]:
         def make() -> tuple:
-            hidden, weight = torch.randn(8192, 2048, **bf16), torch.randn(vocab, 2048, **bf16) * 0.02
+            hidden = torch.randn(8192, 2048, **bf16)
+            weight = (torch.randn(vocab, 2048, device="cuda", dtype=torch.bfloat16) * 0.02).requires_grad_()  # a leaf
             return hidden, weight, torch.randint(0, vocab, (8192,), device="cuda")
 
         return make
@@ -100,7 +101,8 @@ def main() -> None:
     )
     rows = []
     for name, (fused, eager, make) in cases().items():
-        compiled = torch.compile(eager)
+        torch._dynamo.reset()  # each case compiles for its own static shapes
+        compiled = torch.compile(eager, dynamic=False)
         inputs = make()
         results = {label: measure(lambda f=f, a=inputs: f(*a)) for label, f in
                    (("triton", fused), ("eager", eager), ("compile", compiled))}  # fmt: skip

@@ -50,8 +50,8 @@ def rng_state() -> dict[str, Any]:
         "numpy": base64.b64encode(json.dumps(_numpy_state()).encode()).decode(),
         "torch": base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode(),
     }
-    if torch.cuda.is_available():
-        state["cuda"] = [base64.b64encode(s.numpy().tobytes()).decode() for s in torch.cuda.get_rng_state_all()]
+    if torch.cuda.is_available():  # this process's device only: a run may resume on another number of GPUs
+        state["cuda"] = base64.b64encode(torch.cuda.get_rng_state().numpy().tobytes()).decode()
     return state
 
 
@@ -66,9 +66,8 @@ def restore_rng(state: dict[str, Any]) -> None:
     kind, keys, position, has_gauss, cached = json.loads(base64.b64decode(state["numpy"]))
     np.random.set_state((kind, np.array(keys, dtype=np.uint32), position, has_gauss, cached))
     torch.set_rng_state(torch.frombuffer(bytearray(base64.b64decode(state["torch"])), dtype=torch.uint8))
-    if "cuda" in state and torch.cuda.is_available():
-        cuda = [torch.frombuffer(bytearray(base64.b64decode(s)), dtype=torch.uint8) for s in state["cuda"]]
-        torch.cuda.set_rng_state_all(cuda)
+    if isinstance(state.get("cuda"), str) and torch.cuda.is_available():
+        torch.cuda.set_rng_state(torch.frombuffer(bytearray(base64.b64decode(state["cuda"])), dtype=torch.uint8))
 
 
 def save(

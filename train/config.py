@@ -34,6 +34,7 @@ class OptimSection(Section):
     lr: Annotated[float, Field(gt=0)] = 3e-4  # AdamW's peak learning rate
     muon_lr: Annotated[float, Field(gt=0)] = 0.02
     muon_momentum: Annotated[float, Field(ge=0, lt=1)] = 0.95
+    muon_weight_decay: Annotated[float, Field(ge=0)] = 0.0  # decoupled, x muon_lr: 0.1 would be 67x AdamW's pull
     weight_decay: Annotated[float, Field(ge=0)] = 0.1
     betas: Annotated[list[Annotated[float, Field(ge=0, lt=1)]], Field(min_length=2, max_length=2)] = Field(
         default_factory=lambda: [0.9, 0.95]

@@ -74,7 +74,7 @@ def _autocast(world: World, config: TrainConfig) -> AbstractContextManager:
 
 
 def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
-    tensor = torch.from_numpy(array)
+    tensor = torch.from_numpy(np.ascontiguousarray(array))  # batches are views; pinned memory wants whole rows
     return tensor.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else tensor
 
 
@@ -150,7 +150,7 @@ def _train(config: TrainConfig, resume: bool, world: World, console: Console) ->
     peak = peak_flops(world.device, run.peak_tflops)  # of one device: the world's is size times that
     throughput = Throughput(tokens_per_step, model.config.flops_per_token(data.seq_len),
                             peak * world.size if peak else None, run.steps)  # fmt: skip
-    sinks = MetricSinks(output, run.report_to, run.wandb_project, config.model_dump(), world.main)
+    sinks = MetricSinks(output, run.report_to, run.wandb_project, config.model_dump(), world.main, start)
     console.print(
         f"training {model.parameter_count():,} parameters on {world.size} x {world.device.type} "
         f"({'fsdp' if sharded else 'ddp' if world.size > 1 else 'one process'}), kernels {model.ops.name}, "

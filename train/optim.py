@@ -58,7 +58,7 @@ def build_optimizers(model: nn.Module, options: OptimSection, sharded: bool = Fa
             raise UserError("optim.name = 'muon' needs whole matrices: use run.parallel = 'ddp' with it, or AdamW")
         matrices = [p for n, p in named if _is_hidden_matrix(n, p)]
         muon = torch.optim.Muon(matrices, lr=options.muon_lr, momentum=options.muon_momentum,
-                                weight_decay=options.weight_decay, adjust_lr_fn="original")  # fmt: skip
+                                weight_decay=options.muon_weight_decay, adjust_lr_fn="original")  # fmt: skip
         parts.append(muon)
         named = [(n, p) for n, p in named if not _is_hidden_matrix(n, p)]
     decay = [p for _, p in named if p.dim() >= 2]

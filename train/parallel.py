@@ -63,7 +63,7 @@ def leave_world(world: World) -> None:
 
 def wrap(model: nn.Module, world: World, parallel: str) -> nn.Module:
     """The module to call for training steps: the model itself, DDP around it, or the model sharded in place."""
-    if parallel == "fsdp":
+    if parallel == "fsdp" and world.size > 1:
         from torch.distributed.fsdp import fully_shard
 
         for block in model.blocks:

@@ -12,6 +12,7 @@ it is left out where neither applies.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,14 @@ from rich.console import Console
 from rich.table import Table
 
 from gristmill.errors import UserError
+from pipeline.atomic import write_text_atomic
 
 # Dense bf16 tensor-core peak, TFLOP/s, by a substring of torch.cuda.get_device_name() (first match wins).
 PEAK_BF16_TFLOPS = [
-    ("GB200", 2500.0), ("B200", 2250.0), ("H200", 989.4), ("H100 PCIe", 756.0), ("H100", 989.4), ("GH200", 989.4),
-    ("H800", 989.4), ("A100", 312.0), ("A800", 312.0), ("L40S", 362.0), ("L40", 181.0), ("L4", 121.0),
-    ("A10G", 125.0), ("A10", 125.0), ("RTX 4090", 165.2), ("RTX 3090", 71.0), ("V100", 125.0),
+    ("GB200", 2500.0), ("B200", 2250.0), ("H200", 989.4), ("H100 PCIe", 756.0), ("H100 NVL", 835.0),
+    ("H100", 989.4), ("GH200", 989.4), ("H800", 989.4), ("A100", 312.0), ("A800", 312.0), ("L40S", 362.0),
+    ("L40", 181.0), ("L4", 121.0), ("A10G", 125.0), ("A10", 125.0), ("RTX 4090", 82.6), ("RTX 3090", 71.0),
+    ("V100", 125.0),
 ]  # fmt: skip
 
 
@@ -88,11 +91,16 @@ class Throughput:
 class MetricSinks:
     """metrics.jsonl (rank 0), plus TensorBoard / W&B when asked for: a missing package is a clear error at start."""
 
-    def __init__(self, output: Path, report_to: list[str], project: str, config: dict[str, Any], enabled: bool):
+    def __init__(self, output: Path, report_to: list[str], project: str, config: dict[str, Any], enabled: bool,
+                 start: int = 0):  # fmt: skip
+        """`start`: the step a resumed run continues after; later lines of an earlier attempt are dropped."""
         self.enabled, self.path = enabled, output / "metrics.jsonl"
         self.tensorboard = self.wandb = None
         if not enabled:
             return
+        if self.path.is_file():
+            kept = [line for line in self.path.read_text().splitlines() if json.loads(line)["step"] <= start]
+            write_text_atomic(self.path, "".join(line + "\n" for line in kept))
         if "tensorboard" in report_to:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -104,7 +112,11 @@ class MetricSinks:
                 import wandb
             except ImportError:
                 raise UserError("run.report_to has 'wandb': pip install wandb") from None
-            self.wandb = wandb.init(project=project, name=output.name, dir=str(output), config=config, resume="allow")
+            run_id = output / "wandb-id"  # one W&B run across resumes
+            if not run_id.is_file():
+                write_text_atomic(run_id, secrets.token_hex(8))
+            self.wandb = wandb.init(project=project, name=output.name, dir=str(output), config=config,
+                                    id=run_id.read_text().strip(), resume="allow")  # fmt: skip
 
     def write(self, record: dict[str, Any]) -> None:
         if not self.enabled:

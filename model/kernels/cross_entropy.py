@@ -30,9 +30,10 @@ def _tanh(x):
 
 
 @triton.jit
-def _rows(logits_ptr, targets_ptr, loss_ptr, vocab, ignore_index, softcap, z_loss, scale,
+def _rows(logits_ptr, targets_ptr, loss_ptr, vocab, ignore_index, softcap, z_loss, scale_ptr,
           HAS_SOFTCAP: tl.constexpr, BLOCK: tl.constexpr, ACC: tl.constexpr):  # fmt: skip
     row = tl.program_id(0)
+    scale = tl.load(scale_ptr)
     base = logits_ptr + row.to(tl.int64) * vocab
     target = tl.load(targets_ptr + row)
     high = tl.full((), float("-inf"), ACC)
@@ -78,8 +79,7 @@ class LinearCrossEntropyFunction(torch.autograd.Function):
         t = targets.reshape(-1).contiguous()
         rows, vocab = h.shape[0], weight.shape[0]
         acc_dtype, acc = accumulator(hidden)
-        valid = int((t != ignore_index).sum())
-        scale = 1.0 / max(valid, 1)
+        scale = (1.0 / (t != ignore_index).sum().clamp(min=1).to(acc_dtype)).reshape(1)  # on the device: no sync
         grad_hidden = torch.empty_like(h)
         grad_weight = torch.zeros(weight.shape, dtype=acc_dtype, device=weight.device)
         low_precision = weight.dtype != acc_dtype  # chunk products in the input dtype, summed in fp32
@@ -102,13 +102,18 @@ class LinearCrossEntropyFunction(torch.autograd.Function):
                 grad_weight += torch.mm(grad_logits.T, part, out=product)
         del product  # before the cast below, so peak memory holds one extra weight-sized buffer, not two
         ctx.save_for_backward(grad_hidden.view(hidden.shape), grad_weight.to(weight.dtype))
-        return losses.sum() * scale  # fp32 (fp64 for fp64 inputs), like the reference
+        return losses.sum() * scale[0]  # fp32 (fp64 for fp64 inputs), like the reference
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
         grad_hidden, grad_weight = ctx.saved_tensors
-        scale = grad_output.to(grad_hidden.dtype)
-        return grad_hidden * scale, grad_weight * scale, None, None, None, None
+        # in fp32 (fp64 for fp64): a bf16 1/3 (gradient accumulation) would be 0.4% off
+        scale = grad_output.to(torch.float64 if grad_hidden.dtype == torch.float64 else torch.float32)
+        grad_hidden, grad_weight = (
+            (grad_hidden * scale).to(grad_hidden.dtype),
+            (grad_weight * scale).to(grad_weight.dtype),
+        )
+        return grad_hidden, grad_weight, None, None, None, None
 
 
 def linear_cross_entropy(

@@ -4,6 +4,7 @@ TensorBoard and W&B sinks, and one clear line (exit 2) for each user error."""
 from __future__ import annotations
 
 import io
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -127,3 +128,21 @@ def test_resuming_a_damaged_or_foreign_checkpoint_is_one_line(
     assert "model.safetensors: cannot be read" in one_line_error([path, "--resume"], capsys)
     (tmp_path / "r/step-000002/state.json").unlink()
     assert "state.json missing" in one_line_error([path, "--resume"], capsys)
+
+
+def test_fsdp_with_one_process_runs_unsharded(config_file: Callable[[str], Path]) -> None:
+    out = io.StringIO()
+    records = run_training(
+        load_config(config_file("f"), ["run.steps=2", "run.parallel=fsdp"]), console=Console(file=out)
+    )
+    assert [r["step"] for r in records] == [1, 2] and "nothing to shard" in out.getvalue()
+
+
+def test_a_resumed_run_logs_each_step_once(tmp_path: Path, config_file: Callable[[str], Path]) -> None:
+    path = config_file("m")
+    run_training(load_config(path), console=quiet())  # 8 steps, checkpoints at 4 and 8
+    shutil.rmtree(tmp_path / "m/step-000008")
+    (tmp_path / "m/latest").write_text("step-000004\n")  # as if killed between step 4's checkpoint and step 8
+    run_training(load_config(path), resume=True, console=quiet())
+    lines = (tmp_path / "m/metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == list(range(1, 9))
