@@ -71,7 +71,8 @@ class GPTConfig:
     def flops_per_token(self, seq_len: int | None = None) -> int:
         """Training FLOPs per token (forward + backward) at `seq_len` (default: the config's)."""
         n = seq_len or self.seq_len
-        matmul = self.n_layers * (self.block_parameters() - 2 * self.d_model) + self.vocab_size * self.d_model
+        norms = 2 * self.d_model + (2 * self.head_dim if self.qk_norm else 0)  # gains, not matmul weights
+        matmul = self.n_layers * (self.block_parameters() - norms) + self.vocab_size * self.d_model
         attention = self.n_layers * 2 * n * self.d_model  # QK^T and AV, causal: half of 2 x 2 x n x d
         return 3 * (2 * matmul + attention)
 

@@ -16,6 +16,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from model.config import GPTConfig
 from model.kernels import Kernels, kernels_for, reference
@@ -117,6 +118,7 @@ class GPT(nn.Module):
         cos, sin = rope_tables(config.seq_len, config.head_dim, config.rope_theta)
         self.register_buffer("cos", cos, persistent=False)
         self.register_buffer("sin", sin, persistent=False)
+        self.activation_checkpointing = False  # a training choice, not part of the architecture
         self.reset_parameters()
 
     @property
@@ -141,7 +143,10 @@ class GPT(nn.Module):
         x = self.embedding(tokens)
         cos, sin = self.cos[:seq], self.sin[:seq]
         for block in self.blocks:
-            x = block(x, cos, sin)
+            if self.activation_checkpointing and torch.is_grad_enabled():  # keep block inputs; redo the rest
+                x = checkpoint(block, x, cos, sin, use_reentrant=False)
+            else:
+                x = block(x, cos, sin)
         return self.norm(x)
 
     def forward(

@@ -4,10 +4,14 @@ is in `train.generate_command`, `train.export` and `model.plan`. Every user mist
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from gristmill.errors import UserError
+
+if TYPE_CHECKING:
+    from model.plan import Plan
 
 
 def _positive(text: str) -> int:
@@ -48,6 +52,26 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--tokenizer", metavar="DIR", help="default: the folder the checkpoint records")
     export.set_defaults(handler=cmd_export)
 
+    plan = commands.add_parser(
+        "plan",
+        help="parameters, FLOPs, Chinchilla tokens, memory per GPU and time of a training run",
+        description="Estimate a run before it runs: a preset or dims, a token budget and the GPUs.",
+    )
+    plan.add_argument("--preset", default="124m", help="tiny, 124m, 350m or 1b (default 124m); dims override it")
+    for flag, field in (("--d-model", "d_model"), ("--layers", "n_layers"), ("--heads", "n_heads"),
+                        ("--kv-heads", "n_kv_heads"), ("--vocab", "vocab_size"), ("--seq-len", "seq_len"),
+                        ("--d-mlp", "d_mlp")):  # fmt: skip
+        plan.add_argument(flag, type=_positive, dest=field, metavar="N")
+    plan.add_argument("--mlp", choices=["swiglu", "relu2"])
+    plan.add_argument("--tokens", metavar="N", help="training tokens, e.g. 10B (default: Chinchilla-optimal)")
+    plan.add_argument("--gpu", default="H100", help="A100, H100, H200, B200, ... (default H100)")
+    plan.add_argument("--gpus", type=_positive, default=1, metavar="N", help="data-parallel GPUs")
+    plan.add_argument("--mfu", type=float, default=0.4, help="model FLOPs utilisation to assume (default 0.4)")
+    plan.add_argument("--micro-batch", type=_positive, default=8, metavar="B", help="sequences per GPU per pass")
+    plan.add_argument("--optimizer", choices=["adamw", "muon"], default="adamw")
+    plan.add_argument("--parallel", choices=["ddp", "fsdp"], default="ddp")
+    plan.set_defaults(handler=cmd_plan)
+
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from model.generate import Sampling
@@ -67,3 +91,61 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     Console().print(f"exported {describe(export_hf(args.checkpoint, args.output, args.tokenizer))}")
     return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from model.config import preset
+    from model.hardware import ACCELERATORS, accelerator
+    from model.plan import Plan, parse_count
+
+    dims = {f: getattr(args, f) for f in ("d_model", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len",
+                                          "d_mlp", "mlp") if getattr(args, f) is not None}  # fmt: skip
+    try:
+        config = preset(args.preset, **dims)
+        tokens = parse_count(args.tokens) if args.tokens else None
+    except (ValueError, TypeError) as error:
+        raise UserError(str(error)) from None
+    gpu = accelerator(args.gpu)
+    if gpu is None:
+        raise UserError(f"--gpu {args.gpu}: expected one of {', '.join(a.name for a in ACCELERATORS)}")
+    if not 0 < args.mfu <= 1:
+        raise UserError(f"--mfu {args.mfu}: expected a fraction in (0, 1]")
+    plan = Plan(config, gpu, tokens, args.gpus, args.mfu, args.micro_batch, args.optimizer, args.parallel)
+    print_plan(plan, Console())
+    return 0
+
+
+def print_plan(plan: Plan, console: Console) -> None:
+    from rich.table import Table
+
+    c = plan.config
+    gib = 1 << 30
+    facts = Table(title="gristmill plan", show_header=False, title_justify="left")
+    facts.add_column(style="bold")
+    facts.add_column()
+    shape = f"d {c.d_model}, {c.n_layers} layers, {c.n_heads} heads ({c.kv_heads} kv), {c.mlp} {c.hidden}"
+    facts.add_row("model", f"{shape}, vocab {c.vocab_size:,}, seq {c.seq_len:,}")
+    facts.add_row(
+        "parameters", f"{plan.parameters:,} ({plan.parameters - c.vocab_size * c.d_model:,} without the embedding)"
+    )
+    facts.add_row("FLOPs per token", f"{c.flops_per_token():,} (training: forward + backward)")
+    ratio = plan.training_tokens / plan.chinchilla_tokens
+    facts.add_row("tokens", f"{plan.training_tokens:,} ({ratio:.2f}x Chinchilla-optimal {plan.chinchilla_tokens:,})")
+    facts.add_row("training FLOPs", f"{plan.training_flops:.3e}")
+    hours = plan.seconds / 3600
+    facts.add_row("time", f"{hours:,.1f} h on {plan.gpus} x {plan.accelerator.name} at {100 * plan.mfu:.0f}% MFU "
+                          f"({hours * plan.gpus:,.0f} GPU-hours)")  # fmt: skip
+    console.print(facts)
+    memory = Table(title=f"memory per GPU ({plan.optimizer}, {plan.parallel}, micro-batch {plan.micro_batch} x "
+                         f"{c.seq_len} tokens), GiB", title_justify="left")  # fmt: skip
+    memory.add_column("")
+    memory.add_column("no checkpointing", justify="right")
+    memory.add_column("activation checkpointing", justify="right")
+    plain, checkpointed = plan.memory(False), plan.memory(True)
+    for kind in plain:
+        memory.add_row(kind, f"{plain[kind] / gib:,.2f}", f"{checkpointed[kind] / gib:,.2f}")
+    fits = [
+        ("fits" if m["total"] <= plan.accelerator.memory_gib * gib else "does not fit") for m in (plain, checkpointed)
+    ]
+    memory.add_row(f"on {plan.accelerator.memory_gib:g} GiB", *fits)
+    console.print(memory)

@@ -56,6 +56,7 @@ class RunSection(Section):
     keep_last: Positive = 3
     dtype: Literal["auto", "bf16", "fp32"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     compile: bool = False  # torch.compile the model
+    activation_checkpointing: bool = False  # recompute each block in backward: memory for ~1/3 more compute
     parallel: Literal["ddp", "fsdp"] = "ddp"  # fsdp: FSDP2 fully_shard per block, for models too big for one GPU
     report_to: list[Literal["tensorboard", "wandb"]] = Field(default_factory=list)
     wandb_project: str = "gristmill"

@@ -129,6 +129,7 @@ def _train(config: TrainConfig, resume: bool, world: World, console: Console) ->
     byte_counts = token_bytes(Tokenizer.load(tokenizer)) if tokenizer else None
     torch.manual_seed(run.seed)
     model = build_model(config, manifest["vocab_size"]).to(world.device)
+    model.activation_checkpointing = run.activation_checkpointing
     sharded = run.parallel == "fsdp" and world.size > 1
     if run.parallel == "fsdp" and not sharded:
         console.print("[yellow]note:[/] run.parallel = 'fsdp' with one process: nothing to shard, running unsharded")

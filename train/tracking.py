@@ -22,15 +22,8 @@ from rich.console import Console
 from rich.table import Table
 
 from gristmill.errors import UserError
+from model.hardware import accelerator
 from pipeline.atomic import write_text_atomic
-
-# Dense bf16 tensor-core peak, TFLOP/s, by a substring of torch.cuda.get_device_name() (first match wins).
-PEAK_BF16_TFLOPS = [
-    ("GB200", 2500.0), ("B200", 2250.0), ("H200", 989.4), ("H100 PCIe", 756.0), ("H100 NVL", 835.0),
-    ("H100", 989.4), ("GH200", 989.4), ("H800", 989.4), ("A100", 312.0), ("A800", 312.0), ("L40S", 362.0),
-    ("L40", 181.0), ("L4", 121.0), ("A10G", 125.0), ("A10", 125.0), ("RTX 4090", 82.6), ("RTX 3090", 71.0),
-    ("V100", 125.0),
-]  # fmt: skip
 
 
 def peak_flops(device: torch.device, override_tflops: float | None) -> float | None:
@@ -38,8 +31,8 @@ def peak_flops(device: torch.device, override_tflops: float | None) -> float | N
         return override_tflops * 1e12
     if device.type != "cuda":
         return None
-    name = torch.cuda.get_device_name(device)
-    return next((tflops * 1e12 for key, tflops in PEAK_BF16_TFLOPS if key in name), None)
+    known = accelerator(torch.cuda.get_device_name(device))
+    return known.bf16_tflops * 1e12 if known else None
 
 
 def duration(seconds: float) -> str:
