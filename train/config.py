@@ -71,10 +71,11 @@ class TrainConfig(Section):
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """The validated config. Relative paths are resolved against the config file's folder when they are
+    written in it, and against the working directory when they come from `--set` (as typed on a shell)."""
     path = Path(path)
     raw = read_toml(path, "config")
-    for item in overrides or []:
-        _apply_override(raw, item)
+    typed = {_apply_override(raw, item) for item in overrides or []}
     try:
         config = TrainConfig.model_validate(raw)
     except ValidationError as error:
@@ -82,21 +83,22 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
         key = ".".join(str(part) for part in first["loc"])
         message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
         raise UserError(f"{path}: {key}: {message}") from None
-    config.data.path = _beside(path, config.data.path)
+
+    def resolve(key: str, value: str) -> str:
+        base = Path.cwd() if key in typed else path.parent
+        return str(Path(value) if Path(value).is_absolute() else (base / value).resolve())
+
+    config.data.path = resolve("data.path", config.data.path)
     if not (Path(config.data.path) / "manifest.json").is_file():
         raise UserError(f"{path}: data.path: {config.data.path} is not a `gristmill pack` output (no manifest.json)")
     if config.data.tokenizer is not None:
-        config.data.tokenizer = _beside(path, config.data.tokenizer)
-    config.run.output = _beside(path, config.run.output)
+        config.data.tokenizer = resolve("data.tokenizer", config.data.tokenizer)
+    config.run.output = resolve("run.output", config.run.output)
     return config
 
 
-def _beside(config_path: Path, value: str) -> str:
-    """A path from the config, relative to the config file's folder unless absolute."""
-    return str(Path(value) if Path(value).is_absolute() else (config_path.parent / value).resolve())
-
-
-def _apply_override(raw: dict[str, Any], item: str) -> None:
+def _apply_override(raw: dict[str, Any], item: str) -> str:
+    """Set one `key=value` in the raw config; the key."""
     key, sep, value = item.partition("=")
     if not sep or not key:
         raise UserError(f"--set {item}: expected key=value, e.g. optim.lr=1e-3")
@@ -109,3 +111,4 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
     for part in parents:
         table = table.setdefault(part, {})
     table[last] = parsed
+    return key

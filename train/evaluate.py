@@ -25,6 +25,20 @@ from train.data import Batches, TokenStream
 from train.parallel import World, all_sum
 
 
+def unigram_entropy(stream: TokenStream, vocab_size: int, limit: int = 100_000_000) -> float:
+    """Entropy (nats per token) of the token frequencies of the first `limit` tokens: the loss of the best
+    model that ignores context, the baseline a trained model's validation loss should end well below."""
+    counts = np.zeros(vocab_size, np.int64)
+    remaining = limit
+    for part in stream.parts:
+        if remaining <= 0:
+            break
+        counts += np.bincount(part[:remaining], minlength=vocab_size)[:vocab_size]
+        remaining -= len(part)
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
 def token_bytes(tokenizer: Tokenizer) -> np.ndarray:
     """UTF-8 byte count of every id, 0 for special tokens."""
     counts = np.zeros(tokenizer.vocab_size, np.int64)

@@ -30,7 +30,7 @@ from tokenizer import Tokenizer
 from train import checkpoint
 from train.config import TrainConfig
 from train.data import Batches, TokenStream
-from train.evaluate import Evaluator, token_bytes
+from train.evaluate import Evaluator, token_bytes, unigram_entropy
 from train.optim import Optimizers, build_optimizers
 from train.parallel import World, all_sum, full_state, gradient_sync, join_world, leave_world, load_full_state, wrap
 from train.schedule import Schedule
@@ -137,8 +137,9 @@ def _train(config: TrainConfig, resume: bool, world: World, console: Console) ->
     optimizers = build_optimizers(model, config.optim, sharded)
     trained = torch.compile(wrapped) if run.compile else wrapped
     try:
-        batches = Batches(TokenStream(data.path, "train"), data.seq_len, data.micro_batch, rank=world.rank,
-                          world_size=world.size, seed=run.seed)  # fmt: skip
+        train_stream = TokenStream(data.path, "train")
+        batches = Batches(train_stream, data.seq_len, data.micro_batch, rank=world.rank, world_size=world.size,
+                          seed=run.seed)  # fmt: skip
     except (ValueError, KeyError) as error:
         raise UserError(f"data.path: {data.path}: {error}") from None
     fingerprint = {"tokenizer_sha256": manifest["tokenizer_sha256"], "tokenizer": tokenizer,
@@ -194,7 +195,9 @@ def _train(config: TrainConfig, resume: bool, world: World, console: Console) ->
             throughput.exclude(time.perf_counter() - began)
     sinks.close()
     if records:
-        _summarise(console, records, throughput, time.perf_counter() - started, output, model, tokens_per_step)
+        baseline = unigram_entropy(train_stream, model.config.vocab_size)
+        _summarise(console, records, throughput, time.perf_counter() - started, output, model, tokens_per_step,
+                   baseline)  # fmt: skip
     return records
 
 
@@ -210,7 +213,7 @@ def _save(output: Path, step: int, model: GPT, optimizers: Optimizers, fingerpri
 
 
 def _summarise(console: Console, records: list[dict[str, Any]], throughput: Throughput, seconds: float,
-               output: Path, model: GPT, tokens_per_step: int) -> None:  # fmt: skip
+               output: Path, model: GPT, tokens_per_step: int, unigram: float) -> None:  # fmt: skip
     last = records[-1]
     evaluated = [r for r in records if "val_loss" in r]
     tokens = len(records) * tokens_per_step
@@ -222,6 +225,7 @@ def _summarise(console: Console, records: list[dict[str, Any]], throughput: Thro
     if evaluated:
         bpb = f", {evaluated[-1]['val_bpb']:.4f} bits per byte" if "val_bpb" in evaluated[-1] else ""
         facts.append(("validation", f"{evaluated[-1]['val_loss']:.4f} nats per token{bpb}"))
+    facts.append(("baseline", f"{unigram:.4f} nats per token, the unigram entropy of the train split"))
     if (mean := throughput.mean_tokens_per_s()) is not None:
         mfu = f", MFU {100 * mean * throughput.flops_per_token / throughput.peak:.1f}%" if throughput.peak else ""
         facts.append(("throughput", f"{mean:,.0f} tokens/s after the first step{mfu}"))
