@@ -40,7 +40,13 @@ def parse_count(text: str) -> int:
     if not match:
         raise ValueError(f"{text!r}: expected a number like 10B, 300M or 2.5e9")
     scale = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}[match.group(2).lower()]
-    return round(float(match.group(1).replace("_", "")) * scale)
+    try:
+        count = round(float(match.group(1).replace("_", "")) * scale)
+    except ValueError:
+        raise ValueError(f"{text!r}: expected a number like 10B, 300M or 2.5e9") from None
+    if count < 1:
+        raise ValueError(f"{text!r}: must be at least 1")
+    return count
 
 
 @dataclass(frozen=True)

@@ -102,9 +102,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
                                           "d_mlp", "mlp") if getattr(args, f) is not None}  # fmt: skip
     try:
         config = preset(args.preset, **dims)
-        tokens = parse_count(args.tokens) if args.tokens else None
     except (ValueError, TypeError) as error:
         raise UserError(str(error)) from None
+    try:
+        tokens = parse_count(args.tokens) if args.tokens else None
+    except ValueError as error:
+        raise UserError(f"--tokens {error}") from None
     gpu = accelerator(args.gpu)
     if gpu is None:
         raise UserError(f"--gpu {args.gpu}: expected one of {', '.join(a.name for a in ACCELERATORS)}")

@@ -40,6 +40,19 @@ def tokenizer_folder(config: dict, override: str | None) -> Path:
     return Path(folder)
 
 
+def device_for(name: str | None) -> torch.device:
+    """The device asked for (default: CUDA when present), checked to exist here."""
+    try:
+        device = torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
+    except RuntimeError:
+        raise UserError(f"--device {name}: expected cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {name}: no CUDA device here")
+    if device.type not in ("cpu", "cuda"):
+        raise UserError(f"--device {name}: expected cpu, cuda or cuda:N")
+    return device
+
+
 def read_prompts(prompt: str | None, prompt_file: str | None) -> list[str]:
     if (prompt is None) == (prompt_file is None):
         raise UserError("give exactly one of --prompt TEXT and --prompt-file FILE")
@@ -70,7 +83,7 @@ def run_generate(
     """The completions, printed (streamed for one prompt) and written to `output` as JSONL when given."""
     console = console or Console()
     texts = read_prompts(prompt, prompt_file)
-    target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    target = device_for(device)
     try:
         model, config, folder = read_model(Path(checkpoint), target)
     except ValueError as error:

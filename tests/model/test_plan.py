@@ -49,8 +49,9 @@ def test_counts_parse() -> None:
         1000,
         4000,
     ]
-    with pytest.raises(ValueError, match="expected a number"):
-        parse_count("ten")
+    for bad, message in (("ten", "expected a number"), ("1.2.3", "expected a number"), ("0", "at least 1")):
+        with pytest.raises(ValueError, match=message):
+            parse_count(bad)
 
 
 def test_the_command_prints_the_plan(capsys: pytest.CaptureFixture[str]) -> None:
