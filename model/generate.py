@@ -8,6 +8,7 @@ a stop token (EOS) or after `max_new_tokens`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,8 +25,10 @@ class Sampling:
     top_p: float | None = None  # keep the smallest set of most likely tokens whose probability reaches p
 
     def __post_init__(self) -> None:
-        if self.temperature < 0 or (self.top_k is not None and self.top_k < 1):
-            raise ValueError("temperature must be >= 0 and top_k >= 1")
+        if not math.isfinite(self.temperature) or self.temperature < 0:
+            raise ValueError(f"temperature {self.temperature}: must be a number >= 0")
+        if self.top_k is not None and self.top_k < 1:
+            raise ValueError(f"top_k {self.top_k}: must be >= 1")
         if self.top_p is not None and not 0 < self.top_p <= 1:
             raise ValueError("top_p must be in (0, 1]")
 
@@ -34,7 +37,8 @@ def choose(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator 
     """The next token of each row of logits [batch, vocab]."""
     if sampling.temperature == 0:
         return logits.argmax(-1)
-    logits = logits.float() / sampling.temperature
+    logits = logits.float()
+    logits = (logits - logits.max(-1, keepdim=True).values) / sampling.temperature  # a tiny T gives -inf, not nan
     if sampling.top_k is not None and sampling.top_k < logits.shape[-1]:
         kth = torch.topk(logits, sampling.top_k, dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -63,12 +67,12 @@ def generate(
         raise ValueError("every prompt needs at least one token")
     device = model.embedding.weight.device
     longest = max(len(p) for p in prompts)
-    if longest + max_new_tokens > model.config.seq_len:
+    if longest + max_new_tokens - 1 > model.config.seq_len:  # the last new token is never fed back
         raise ValueError(f"prompt of {longest} tokens + {max_new_tokens} new tokens exceed the model's context "
                          f"of {model.config.seq_len} tokens")  # fmt: skip
     pads = torch.tensor([longest - len(p) for p in prompts], device=device)
     tokens = torch.tensor([[0] * (longest - len(p)) + p for p in prompts], device=device)
-    cache = KVCache(model.config, pads, longest + max_new_tokens, model.embedding.weight.dtype)
+    cache = KVCache(model.config, pads, longest + max_new_tokens - 1, model.embedding.weight.dtype)
     generator = torch.Generator(device).manual_seed(seed)
     model.eval()
     logits = model.next_logits(tokens, cache)

@@ -14,8 +14,8 @@ class Accelerator(NamedTuple):
 
 
 ACCELERATORS = [
-    Accelerator("GB200", 2500.0, 186), Accelerator("B200", 2250.0, 180), Accelerator("H200", 989.4, 141),
-    Accelerator("H100 PCIe", 756.0, 80), Accelerator("H100 NVL", 835.0, 94), Accelerator("GH200", 989.4, 96),
+    Accelerator("GB200", 2500.0, 186), Accelerator("B200", 2250.0, 180), Accelerator("GH200", 989.4, 96),
+    Accelerator("H200", 989.4, 141), Accelerator("H100 PCIe", 756.0, 80), Accelerator("H100 NVL", 835.0, 94),
     Accelerator("H100", 989.4, 80), Accelerator("H800", 989.4, 80), Accelerator("A100", 312.0, 80),
     Accelerator("A800", 312.0, 80), Accelerator("L40S", 362.0, 48), Accelerator("L40", 181.0, 48),
     Accelerator("L4", 121.0, 24), Accelerator("A10G", 125.0, 24), Accelerator("A10", 125.0, 24),

@@ -6,11 +6,15 @@ Chinchilla-optimal token count, memory per GPU, and time at a given MFU.
 - Memory per GPU, as gristmill's trainer holds it on CUDA (bf16 autocast over fp32 weights):
   - weights 4 B and gradients 4 B per parameter; AdamW keeps two fp32 moments (8 B), Muon one momentum (4 B)
     for the blocks' matrices and AdamW's two for the rest; under FSDP these are divided over the GPUs, plus
-    the gathered weights of the block being computed and the next (prefetch);
+    the gathered weights of the block being computed and the next (prefetch), and the root's own weights
+    (embedding, head), which FSDP2 keeps gathered, with their whole gradients;
+  - the bf16 copies of the blocks' matrices that autocast makes and the linears keep for backward (2 B per
+    matrix weight, whole even under FSDP; one block's with activation checkpointing);
   - activations kept for backward, per token of a micro-batch, counted from what the autograd graph saves
     with the Triton kernels and flash attention: per layer the two norms' fp32 inputs (2 x 4d), the bf16
     inputs of the q, k, v, gate and up projections as autocast casts them (5 x 2d; 4 x 2d for ReLU^2), q and
-    k before their norms and q, k, v, the attention output and its reshaped copy (2d + 2kv, 2d + 4kv, 4d),
+    k before their norms (with QK-norm) and q, k, v, the attention output and its reshaped copy (2d + 2kv,
+    2d + 4kv, 4d),
     the MLP's two (one) hidden outputs and the down projection's input (6h; 4h), plus 4 B per head and per
     norm; outside the blocks, the final norm's input and the loss's input gradient (6d). With activation
     checkpointing a layer keeps only its fp32 input (4d) and one layer's full set exists during its backward;
@@ -90,7 +94,8 @@ class Plan:
         c = self.config
         d, kv, h = c.d_model, c.kv_heads * c.head_dim, c.hidden
         mlp = 4 * d + 6 * h if c.mlp == "swiglu" else 2 * d + 4 * h
-        return 8 * d + 6 * d + (2 * d + 2 * kv) + (6 * d + 4 * kv) + mlp + 4 * c.n_heads + 16
+        qk_norm_inputs = 2 * d + 2 * kv if c.qk_norm else 0
+        return 8 * d + 6 * d + qk_norm_inputs + (6 * d + 4 * kv) + mlp + 4 * c.n_heads + 16
 
     def memory(self, checkpointing: bool) -> dict[str, int]:
         """Bytes per GPU by kind, and their total."""
@@ -102,6 +107,10 @@ class Plan:
         if self.parallel == "fsdp":
             state = {k: -(-v // self.gpus) for k, v in state.items()}
             state["gathered blocks"] = 2 * 4 * c.block_parameters()
+            root = c.vocab_size * c.d_model * (1 if c.tie_embeddings else 2) + c.d_model
+            state["gathered root"] = 8 * root
+        matrices = self.matrix_parameters()
+        state["bf16 weight copies"] = 2 * (matrices // c.n_layers if checkpointing else matrices)
         tokens = self.micro_batch * c.seq_len
         layer = self.layer_activation_bytes()
         kept = c.n_layers * 4 * c.d_model + layer if checkpointing else c.n_layers * layer

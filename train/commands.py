@@ -111,6 +111,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     gpu = accelerator(args.gpu)
     if gpu is None:
         raise UserError(f"--gpu {args.gpu}: expected one of {', '.join(a.name for a in ACCELERATORS)}")
+    if args.optimizer == "muon" and args.parallel == "fsdp":
+        raise UserError("--optimizer muon needs whole matrices: the trainer refuses it with --parallel fsdp")
     if not 0 < args.mfu <= 1:
         raise UserError(f"--mfu {args.mfu}: expected a fraction in (0, 1]")
     plan = Plan(config, gpu, tokens, args.gpus, args.mfu, args.micro_batch, args.optimizer, args.parallel)

@@ -96,17 +96,35 @@ def hf_weights(model: GPT) -> dict:
     return {hf_name(name): tensor.detach().float().contiguous() for name, tensor in model.state_dict().items()}
 
 
+def check_output(final: Path, sources: list[Path]) -> None:
+    """`--output` may be new or a previous export (replaced); never a checkpoint, a file or another folder."""
+    resolved = final.resolve()
+    for source in sources:
+        if resolved == source.resolve() or source.resolve() in resolved.parents:
+            raise UserError(f"--output {final}: inside the checkpoint it exports; choose another folder")
+    if final.exists() and not final.is_dir():
+        raise UserError(f"--output {final}: is a file")
+    if final.is_dir() and any(final.iterdir()):
+        try:
+            previous = "architectures" in json.loads((final / "config.json").read_text())
+        except (OSError, ValueError):
+            previous = False
+        if not previous:
+            raise UserError(f"--output {final}: a folder that is not an earlier export; choose a new or empty one")
+
+
 def export_hf(checkpoint: str, output: str, tokenizer_dir: str | None = None) -> Path:
     """Write the Hugging Face folder `output` (atomically: built beside it, then renamed into place)."""
     try:
-        model, config, _ = read_model(Path(checkpoint))
+        model, config, folder = read_model(Path(checkpoint))
     except ValueError as error:
         raise UserError(f"--checkpoint: {error}") from None
+    final = Path(output)
+    check_output(final, [Path(checkpoint), folder])
     tokenizer_path = tokenizer_folder(config, tokenizer_dir)
     tokenizer = Tokenizer.load(str(tokenizer_path))
     eos_id = config.get("eos_id", tokenizer.special_ids.get(EOS))
     settings = hf_config(model.config, eos_id)
-    final = Path(output)
     work = final.with_name(f".{final.name}.tmp")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -114,7 +132,8 @@ def export_hf(checkpoint: str, output: str, tokenizer_dir: str | None = None) ->
     write_json_atomic(work / "config.json", settings)
     write_json_atomic(work / "generation_config.json", {"bos_token_id": eos_id, "eos_token_id": eos_id})
     shutil.copy(tokenizer_path / "tokenizer.json", work / "tokenizer.json")
-    special = {name: EOS for name in ("bos_token", "eos_token")} if EOS in tokenizer.special_ids else {}
+    eos = {i: token for token, i in tokenizer.special_ids.items()}.get(eos_id)
+    special = {name: eos for name in ("bos_token", "eos_token")} if eos else {}
     write_json_atomic(work / "tokenizer_config.json", {"tokenizer_class": "PreTrainedTokenizerFast",
                                                        "model_max_length": model.config.seq_len,
                                                        "clean_up_tokenization_spaces": False, **special})  # fmt: skip

@@ -33,7 +33,8 @@ def tokenizer_folder(config: dict, override: str | None) -> Path:
         raise UserError("--tokenizer: the checkpoint does not name its tokenizer folder; pass --tokenizer DIR")
     path = Path(folder) / "tokenizer.json"
     if not path.is_file():
-        raise UserError(f"--tokenizer: {folder} has no tokenizer.json")
+        where = "--tokenizer" if override else "the checkpoint's tokenizer folder (pass --tokenizer DIR if it moved)"
+        raise UserError(f"{where}: {folder} has no tokenizer.json")
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     if sha != config.get("tokenizer_sha256", sha):
         raise UserError(f"--tokenizer: {folder} is not the tokenizer this checkpoint was trained with (sha256 differs)")
@@ -62,6 +63,8 @@ def read_prompts(prompt: str | None, prompt_file: str | None) -> list[str]:
         lines = [line for line in Path(prompt_file).read_text(encoding="utf-8").splitlines() if line.strip()]
     except OSError as error:
         raise UserError(f"--prompt-file: {error.strerror}: {prompt_file}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"--prompt-file: {prompt_file} is not UTF-8 text") from None
     if not lines:
         raise UserError(f"--prompt-file: {prompt_file} has no prompts (one per line)")
     return lines
@@ -83,6 +86,8 @@ def run_generate(
     """The completions, printed (streamed for one prompt) and written to `output` as JSONL when given."""
     console = console or Console()
     texts = read_prompts(prompt, prompt_file)
+    if output and Path(output).is_dir():
+        raise UserError(f"--output {output}: is a folder; name a .jsonl file")
     target = device_for(device)
     try:
         model, config, folder = read_model(Path(checkpoint), target)

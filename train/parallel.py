@@ -71,7 +71,8 @@ def wrap(model: nn.Module, world: World, parallel: str) -> nn.Module:
         fully_shard(model)
         return model
     if world.size > 1:
-        return DistributedDataParallel(model, device_ids=[world.device.index] if world.device.type == "cuda" else None)
+        device_ids = [world.device.index] if world.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=device_ids, gradient_as_bucket_view=True)  # no 2nd copy
     return model
 
 

@@ -78,3 +78,14 @@ def test_sampling_rules() -> None:
 def test_too_long_a_request_is_refused(model: GPT) -> None:
     with pytest.raises(ValueError, match="exceed the model's context of 48"):
         generate(model, [[1] * 40], 10, GREEDY, stop_ids=set())
+
+
+def test_edges_of_the_context_and_of_temperature(model: GPT) -> None:
+    assert len(generate(model, [[1] * 47], 2, GREEDY, stop_ids=set())[0]) == 2  # the 2nd new token is never fed
+    with pytest.raises(ValueError, match="context"):
+        generate(model, [[1] * 47], 3, GREEDY, stop_ids=set())
+    logits = torch.tensor([[3.0, 1.0, 2.0]])
+    assert choose(logits, Sampling(temperature=1e-40)).item() == 0  # no overflow to nan
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ValueError, match="temperature"):
+            Sampling(temperature=bad)

@@ -35,10 +35,14 @@ def test_memory_accounting() -> None:
     assert checkpointed["activations"] == 4 * 1024 * (12 * 4 * 768 + layer + 6 * 768) < adamw["activations"]
     assert adamw["total"] == sum(v for k, v in adamw.items() if k != "total")
     matrices = 12 * (4 * 768 * 768 + 3 * 768 * 2048)
+    assert adamw["bf16 weight copies"] == 2 * matrices and checkpointed["bf16 weight copies"] == 2 * matrices // 12
+    no_qk_norm = Plan(preset("124m", qk_norm=False), H100).layer_activation_bytes()
+    assert no_qk_norm == layer - (2 * 768 + 2 * 768)
     muon = Plan(config, H100, optimizer="muon").memory(False)
     assert muon["optimizer"] == 4 * matrices + 8 * (p - matrices)
     sharded = Plan(config, H100, gpus=8, parallel="fsdp").memory(False)
     assert sharded["weights"] == -(-4 * p // 8) and sharded["gathered blocks"] == 8 * config.block_parameters()
+    assert sharded["gathered root"] == 8 * (50304 * 768 + 768)  # tied: the embedding is the head
 
 
 def test_counts_parse() -> None:
@@ -61,6 +65,7 @@ def test_the_command_prints_the_plan(capsys: pytest.CaptureFixture[str]) -> None
     assert f"{plan.parameters:,}" in out and "7,000,000,000" in out and "4 x H200 at 45% MFU" in out
     assert f"{plan.seconds / 3600:,.1f} h" in out and "activation checkpointing" in out
     for args, message in ((["--gpu", "X100"], "expected one of"), (["--tokens", "lots"], "expected a number"),
-                          (["--mfu", "2"], "fraction"), (["--heads", "5"], "multiple")):  # fmt: skip
+                          (["--mfu", "2"], "fraction"), (["--heads", "5"], "multiple"),
+                          (["--optimizer", "muon", "--parallel", "fsdp"], "whole matrices")):  # fmt: skip
         assert main(["plan", *args]) == 2
         assert message in capsys.readouterr().err

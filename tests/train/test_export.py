@@ -76,3 +76,23 @@ def test_options_that_do_not_map_are_refused(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and "no Llama / Qwen3 counterpart" in err[0]
     assert not (tmp_path / "hf").exists()
+
+
+def test_the_output_folder_is_never_something_else(
+    tmp_path: Path, tokenizer_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, root = saved_checkpoint(tmp_path / "run", tokenizer_dir)
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    (tmp_path / "file").write_text("x")
+    for output, message in ((root, "inside the checkpoint"), (root / "step-000001", "inside the checkpoint"),
+                            (other, "not an earlier export"), (tmp_path / "file", "is a file")):  # fmt: skip
+        assert main(["export", "--checkpoint", str(root), "--output", str(output)]) == 2
+        assert message in capsys.readouterr().err
+    assert (other / "keep.txt").read_text() == "mine" and (root / "latest").is_file()
+    for _ in range(2):  # a new folder, then the earlier export replaced
+        assert main(["export", "--checkpoint", str(root), "--output", str(tmp_path / "hf")]) == 0
+    assert sorted(p.name for p in (tmp_path / "hf").iterdir()) == [
+        "config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"
+    ]  # fmt: skip
