@@ -25,6 +25,7 @@ from gristmill.errors import UserError
 from pipeline.atomic import publish, temp_path, write_json_atomic
 from pipeline.progress import TaskProgress, progress_dir
 from tokenizer import Tokenizer
+from tokenizer.files import fingerprint
 
 SPLITS = ("train", "val")
 JOB = ".pack"  # datatrove's completion markers, logs and the progress files, under PACKED/
@@ -166,7 +167,7 @@ def write_pack_manifest(packed: Path, tokenizer_dir: Path, tokenizer: Tokenizer,
             "shards": shards,
         }
     manifest = {
-        "tokenizer_sha256": hashlib.sha256((tokenizer_dir / "tokenizer.json").read_bytes()).hexdigest(),
+        "tokenizer_sha256": fingerprint(tokenizer_dir),
         "tokenizer": str(tokenizer_dir),
         "vocab_size": tokenizer.vocab_size,
         "dtype": dtype.name,

@@ -9,6 +9,7 @@ for themselves, the others are shifted to U+0100 and up); tokens are those chara
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from functools import cache
 from pathlib import Path
@@ -105,6 +106,11 @@ def save_folder(tokenizer: Tokenizer, folder: str | Path) -> None:
     write_json_atomic(target / "tokenizer.json", hf_json(tokenizer))
     meta = {"format": FORMAT, "pattern": tokenizer.pattern, "vocab_size": tokenizer.vocab_size}
     write_json_atomic(target / "gristmill.json", meta | {"special_tokens": tokenizer.special_tokens})
+
+
+def fingerprint(folder: str | Path) -> str:
+    """sha256 of the folder's tokenizer.json: what pack manifests and checkpoints record to name a tokenizer."""
+    return hashlib.sha256((Path(folder) / "tokenizer.json").read_bytes()).hexdigest()
 
 
 def load_folder(folder: str | Path) -> Tokenizer:

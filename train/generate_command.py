@@ -8,7 +8,6 @@ sha256 is checked), so ids mean what they meant in training.
 from __future__ import annotations
 
 import codecs
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from model.generate import Sampling, generate
 from model.gpt import GPT
 from pipeline.atomic import write_text_atomic
 from tokenizer import Tokenizer
+from tokenizer.files import fingerprint
 from train.checkpoint import read_model
 
 EOS = "<|endoftext|>"
@@ -35,7 +35,7 @@ def tokenizer_folder(config: dict, override: str | None) -> Path:
     if not path.is_file():
         where = "--tokenizer" if override else "the checkpoint's tokenizer folder (pass --tokenizer DIR if it moved)"
         raise UserError(f"{where}: {folder} has no tokenizer.json")
-    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    sha = fingerprint(folder)
     if sha != config.get("tokenizer_sha256", sha):
         raise UserError(f"--tokenizer: {folder} is not the tokenizer this checkpoint was trained with (sha256 differs)")
     return Path(folder)

@@ -10,7 +10,6 @@ and N processes at the same global batch take the same steps. Rank 0 logs and wr
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -27,6 +26,7 @@ from gristmill.errors import UserError
 from model.config import preset
 from model.gpt import GPT
 from tokenizer import Tokenizer
+from tokenizer.files import fingerprint
 from train import checkpoint
 from train.config import TrainConfig
 from train.data import Batches, TokenStream
@@ -60,7 +60,7 @@ def packed_tokenizer(config: TrainConfig, manifest: dict[str, Any], console: Con
         console.print("[yellow]note:[/] val bits per byte left out: set data.tokenizer to the tokenizer folder "
                       f"{config.data.path} was packed with")  # fmt: skip
         return None
-    sha = hashlib.sha256((Path(folder) / "tokenizer.json").read_bytes()).hexdigest()
+    sha = fingerprint(folder)
     if sha != manifest["tokenizer_sha256"]:
         raise UserError(f"data.tokenizer: {folder} is not the tokenizer {config.data.path} was packed with "
                         f"(tokenizer.json sha256 {sha[:12]}…, the pack manifest says "
