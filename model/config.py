@@ -55,12 +55,14 @@ class GPTConfig:
             return 4 * self.d_model
         return -(-(8 * self.d_model // 3) // 64) * 64
 
-    def block_parameters(self) -> int:
+    def block_matrix_parameters(self) -> int:
+        """A block's matmul weights: q, k, v, output projections and the MLP (no biases)."""
         d, kv = self.d_model, self.kv_heads * self.head_dim
-        attention = d * d + 2 * d * kv + d * d  # q, k, v, output projections (no biases)
-        mlp = (3 if self.mlp == "swiglu" else 2) * d * self.hidden
-        norms = 2 * d + (2 * self.head_dim if self.qk_norm else 0)
-        return attention + mlp + norms
+        return d * d + 2 * d * kv + d * d + (3 if self.mlp == "swiglu" else 2) * d * self.hidden
+
+    def block_parameters(self) -> int:
+        norm_gains = 2 * self.d_model + (2 * self.head_dim if self.qk_norm else 0)
+        return self.block_matrix_parameters() + norm_gains
 
     def parameters(self) -> int:
         """Every parameter of `model.gpt.GPT` (tests check it against the module)."""
@@ -71,8 +73,7 @@ class GPTConfig:
     def flops_per_token(self, seq_len: int | None = None) -> int:
         """Training FLOPs per token (forward + backward) at `seq_len` (default: the config's)."""
         n = seq_len or self.seq_len
-        norms = 2 * self.d_model + (2 * self.head_dim if self.qk_norm else 0)  # gains, not matmul weights
-        matmul = self.n_layers * (self.block_parameters() - norms) + self.vocab_size * self.d_model
+        matmul = self.n_layers * self.block_matrix_parameters() + self.vocab_size * self.d_model
         attention = self.n_layers * 2 * n * self.d_model  # QK^T and AV, causal: half of 2 x 2 x n x d
         return 3 * (2 * matmul + attention)
 

@@ -86,8 +86,7 @@ class Plan:
 
     def matrix_parameters(self) -> int:
         """The blocks' 2-D weights (Muon's share)."""
-        c = self.config
-        return c.n_layers * (c.block_parameters() - 2 * c.d_model - (2 * c.head_dim if c.qk_norm else 0))
+        return self.config.n_layers * self.config.block_matrix_parameters()
 
     def layer_activation_bytes(self) -> int:
         """Bytes one layer keeps for backward per token (see the module docstring)."""
