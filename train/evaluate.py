@@ -68,19 +68,21 @@ class Evaluator:
         windows = [w for _, w in zip(range(self.per_rank), self.windows, strict=False)]
         was_training = model.training
         model.eval()
-        loss_sum = tokens = bits_loss = text_bytes = 0.0
-        for start in range(0, len(windows), self.micro_batch):
+        sums = torch.zeros(3, dtype=torch.float64, device=self.world.device)  # loss, loss on text, text bytes
+        tokens = 0
+        for start in range(0, len(windows), self.micro_batch):  # no host sync until the end
             group = windows[start : start + self.micro_batch]
             inputs = torch.from_numpy(np.concatenate([w.inputs for w in group])).to(self.world.device)
             targets = torch.from_numpy(np.concatenate([w.targets for w in group])).to(self.world.device)
             with autocast:
                 losses = model(inputs, targets, reduction="none").float()
-            loss_sum += losses.sum().item()
+            sums[0] += losses.sum()
             tokens += targets.numel()
             if self.byte_counts is not None:
                 counts = self.byte_counts[targets]
-                bits_loss += losses[counts > 0].sum().item()
-                text_bytes += counts.sum().item()
+                sums[1] += losses[counts > 0].sum()
+                sums[2] += counts.sum()
+        loss_sum, bits_loss, text_bytes = sums.tolist()
         model.train(was_training)
         loss_sum, tokens, bits_loss, text_bytes = all_sum([loss_sum, tokens, bits_loss, text_bytes], self.world)
         result = {"val_loss": loss_sum / tokens}
