@@ -25,7 +25,7 @@ from model.gpt import GPT
 from pipeline.atomic import write_json_atomic
 from tokenizer import Tokenizer
 from train.checkpoint import read_model
-from train.generate_command import EOS, tokenizer_folder
+from train.generate_command import checkpoint_eos, tokenizer_folder
 
 LAYER_NAMES = {
     "attention_norm.weight": "input_layernorm.weight",
@@ -123,7 +123,7 @@ def export_hf(checkpoint: str, output: str, tokenizer_dir: str | None = None) ->
     check_output(final, [Path(checkpoint), folder])
     tokenizer_path = tokenizer_folder(config, tokenizer_dir)
     tokenizer = Tokenizer.load(str(tokenizer_path))
-    eos_id = config.get("eos_id", tokenizer.special_ids.get(EOS))
+    eos_id = checkpoint_eos(config, tokenizer)
     settings = hf_config(model.config, eos_id)
     work = final.with_name(f".{final.name}.tmp")
     shutil.rmtree(work, ignore_errors=True)

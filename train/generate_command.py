@@ -41,6 +41,11 @@ def tokenizer_folder(config: dict, override: str | None) -> Path:
     return Path(folder)
 
 
+def checkpoint_eos(config: dict, tokenizer: Tokenizer) -> int | None:
+    """The end-of-text id the checkpoint's data was packed with (older checkpoints: the tokenizer's EOS)."""
+    return config.get("eos_id", tokenizer.special_ids.get(EOS))
+
+
 def device_for(name: str | None) -> torch.device:
     """The device asked for (default: CUDA when present), checked to exist here."""
     try:
@@ -94,7 +99,7 @@ def run_generate(
     except ValueError as error:
         raise UserError(f"--checkpoint: {error}") from None
     tokenizer = Tokenizer.load(str(tokenizer_folder(config, tokenizer_dir)))
-    eos = config.get("eos_id", tokenizer.special_ids.get(EOS))
+    eos = checkpoint_eos(config, tokenizer)
     start = [eos] if eos is not None else []
     prompts = [start + tokenizer.encode(text, disallowed_special=()) for text in texts]
     if not all(prompts):
