@@ -40,7 +40,8 @@ from rich.console import Console
 from warcio.archiveiterator import ArchiveIterator as WarcioIterator
 
 from pipeline.extract import extract_text
-from pipeline.runner import execute, prepare_run
+from pipeline.prepared import prepare_run
+from pipeline.runner import execute
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 

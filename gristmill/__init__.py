@@ -1,8 +1,5 @@
 """gristmill: from raw web crawl to a pretrained language model."""
 
-from importlib.metadata import PackageNotFoundError, version
+from gristmill_base.version import __version__
 
-try:
-    __version__ = version("gristmill")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+local"
+__all__ = ["__version__"]

@@ -8,11 +8,12 @@ import sys
 from rich.console import Console
 
 from gristmill import __version__
-from gristmill.errors import UserError
+from gristmill_base.errors import UserError
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from pipeline.runner import execute, prepare_run
+    from pipeline.prepared import prepare_run
+    from pipeline.runner import execute
 
     prepared = prepare_run(args.recipe, args.input, args.output, args.workers, args.limit)
     result = execute(prepared, Console())

@@ -9,7 +9,7 @@ from datatrove.executor import LocalPipelineExecutor, SlurmPipelineExecutor
 from datatrove.executor.base import PipelineExecutor
 from datatrove.pipeline.base import PipelineStep
 
-from gristmill.errors import UserError
+from gristmill_base.errors import UserError
 from pipeline.recipe import ExecutorSection, RayOptions
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import fsspec
 import pyarrow.parquet as pq
 
-from gristmill.errors import UserError
+from gristmill_base.errors import UserError
 
 FORMAT_SUFFIXES: dict[str, tuple[str, ...]] = {
     "warc": (".warc", ".warc.gz", ".warc.zst", ".warc.lz4", ".wet", ".wet.gz", ".arc.gz"),

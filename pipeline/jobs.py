@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from datatrove.pipeline.base import PipelineStep
@@ -28,6 +27,7 @@ from pipeline.dedup.stages import DEDUP_STAGES, DedupStage, LineDedupStage, dedu
 from pipeline.filters.chain import FilterStage, stage_columns
 from pipeline.filters.langid import LangIdStage
 from pipeline.filters.urls import UrlFilterStage
+from pipeline.prepared import PreparedRun
 from pipeline.progress import progress_dir
 from pipeline.recipe import Segment
 from pipeline.steps.dedup import (
@@ -43,9 +43,6 @@ from pipeline.steps.ingest import IngestStep
 from pipeline.steps.shard import ShardStep
 from pipeline.steps.shuffle import ShuffleGatherStep, ShuffleScatterStep, bucket_count
 from pipeline.summary import load_stage_totals
-
-if TYPE_CHECKING:
-    from pipeline.runner import PreparedRun
 
 
 @dataclass

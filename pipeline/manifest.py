@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from gristmill import __version__
-from pipeline.atomic import write_json_atomic
+from gristmill_base.atomic import write_json_atomic
+from gristmill_base.version import __version__
 from pipeline.inputs import InputFile
 
 BYTES_PER_TOKEN = 4.0

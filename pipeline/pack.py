@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from gristmill.errors import UserError
-from pipeline.atomic import publish, temp_path, write_json_atomic
+from gristmill_base.atomic import publish, temp_path, write_json_atomic
+from gristmill_base.errors import UserError
 from pipeline.progress import TaskProgress, progress_dir
 from tokenizer import Tokenizer
 from tokenizer.files import fingerprint

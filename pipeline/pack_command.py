@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from gristmill.errors import UserError
+from gristmill_base.errors import UserError
 from pipeline.executors import build_executor
 from pipeline.pack import (
     JOB,

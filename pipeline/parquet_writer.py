@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.atomic import publish, temp_path
+from gristmill_base.atomic import publish, temp_path
 
 MAX_ROWS_PER_GROUP = 100_000
 

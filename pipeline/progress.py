@@ -17,7 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from pipeline.atomic import write_json_atomic
+from gristmill_base.atomic import write_json_atomic
 
 WRITE_EVERY_S = 1.0
 

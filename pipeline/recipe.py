@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ByteSize, Field, ValidationError
 
-from gristmill.errors import UserError
+from gristmill_base.errors import UserError
 from pipeline.dedup.stages import DEDUP_STAGES, DedupStage, MinhashDedupStage
 from pipeline.filters.chain import FILTER_STAGES, FilterStage
 from pipeline.filters.urls import UrlFilterStage

@@ -25,16 +25,16 @@ from typing import Any
 import tomli_w
 from rich.console import Console
 
-from gristmill import __version__
-from gristmill.errors import UserError
-from pipeline.atomic import write_json_atomic, write_text_atomic
+from gristmill_base.atomic import write_json_atomic, write_text_atomic
+from gristmill_base.errors import UserError
+from gristmill_base.version import __version__
 from pipeline.executors import build_executor
 from pipeline.filters.urls import UrlFilterStage
-from pipeline.inputs import InputFile, assign_files_to_tasks, resolve_inputs
 from pipeline.jobs import all_stage_columns, cluster_stats_path, intermediate_paths, job_dir, plan_jobs
 from pipeline.manifest import write_manifest
+from pipeline.prepared import PreparedRun
 from pipeline.progress import ProgressWatcher
-from pipeline.recipe import URL_LIST_FIELDS, Recipe, load_recipe
+from pipeline.recipe import URL_LIST_FIELDS
 from pipeline.schema import document_schema
 from pipeline.steps.dedup import read_cluster_stats
 from pipeline.steps.shard import shards_dir
@@ -44,62 +44,11 @@ IGNORED_ON_RESUME = {("gristmill",), ("executor", "workers"), ("run", "keep_inte
 
 
 @dataclass
-class PreparedRun:
-    recipe: Recipe
-    recipe_path: Path
-    run_dir: Path
-    files: list[InputFile]
-    plan: list[list[int]]
-    limits: list[int | None]
-
-
-@dataclass
 class RunResult:
     run_dir: Path
     complete: bool
     manifest: dict[str, Any] | None
     failed_tasks: list[int]
-
-
-def prepare_run(
-    recipe_path: str | Path,
-    inputs: list[str] | None = None,
-    output: str | Path | None = None,
-    workers: int | None = None,
-    limit: int | None = None,
-) -> PreparedRun:
-    """Everything that can go wrong with the request goes wrong here, before any work starts."""
-    recipe_path = Path(recipe_path)
-    recipe = load_recipe(recipe_path)
-    if inputs:
-        recipe.ingest.inputs = [p if "://" in p else str(Path(p).resolve()) for p in inputs]
-    if workers is not None:
-        if workers < 1:
-            raise UserError(f"--workers: expected a number >= 1, got {workers}")
-        recipe.executor.workers = workers
-    if limit is not None:
-        if limit < 1:
-            raise UserError(f"--limit: expected a number >= 1, got {limit}")
-        recipe.run.limit = limit
-    ingest = recipe.ingest
-    try:
-        files = resolve_inputs(ingest.inputs, ingest.format, ingest.glob, ingest.paths_prefix, ingest.text_field)
-    except UserError as error:
-        where = "--input" if inputs else f"{recipe_path}: stage[0].inputs"
-        raise UserError(f"{where}: {error}") from None
-    tasks = recipe.executor.tasks or len(files)
-    if recipe.run.limit:
-        tasks = min(tasks, recipe.run.limit)
-    plan = assign_files_to_tasks(files, tasks)
-    run_dir = Path(output or recipe.run.output or Path("runs") / (recipe.run.name or recipe_path.stem)).resolve()
-    return PreparedRun(recipe, recipe_path, run_dir, files, plan, _split_limit(recipe.run.limit, len(plan)))
-
-
-def _split_limit(limit: int | None, tasks: int) -> list[int | None]:
-    if limit is None:
-        return [None] * tasks
-    base, extra = divmod(limit, tasks)
-    return [base + (1 if t < extra else 0) for t in range(tasks)]
 
 
 def resolved_recipe(prepared: PreparedRun) -> dict[str, Any]:

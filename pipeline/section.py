@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
-from gristmill.errors import UserError
+from gristmill_base.errors import UserError
 
 
 def read_toml(path: Path, kind: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.atomic import write_json_atomic
+from gristmill_base.atomic import write_json_atomic
 
 
 @dataclass

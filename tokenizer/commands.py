@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from gristmill.errors import UserError
+from gristmill_base.errors import UserError
 from tokenizer.core import Tokenizer
 from tokenizer.files import write_tiktoken
 from tokenizer.sources import input_files, read_texts

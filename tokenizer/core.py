@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from itertools import chain
+from pathlib import Path
 from typing import Any, Literal
 
 import regex
 
 from tokenizer.encoder import bpe, rank_table
+from tokenizer.files import read_folder, read_gpt2_files, save_folder
+from tokenizer.parallel import encode_in_processes
 from tokenizer.patterns import DEFAULT, resolve_pattern, special_splitter, splitter
 
 CACHE_LIMIT = 200_000
@@ -93,8 +96,6 @@ class Tokenizer:
         """Ids of each text; `workers` > 1 spreads a large batch over processes."""
         if workers <= 1 or len(texts) < 64:
             return [self.encode(text, **options) for text in texts]
-        from tokenizer.parallel import encode_in_processes
-
         return encode_in_processes(self, texts, workers, options)
 
     def encode_iterable(self, texts: Iterable[str]) -> Iterator[int]:
@@ -138,16 +139,18 @@ class Tokenizer:
             self._cache.clear()
         return list(chain.from_iterable(map(self._cache.__getitem__, self._pieces(text))))
 
-    def save(self, folder: str) -> None:
-        from tokenizer.files import save_folder
-
+    def save(self, folder: str | Path) -> None:
         save_folder(self, folder)
 
     @classmethod
-    def load(cls, folder: str) -> Tokenizer:
-        from tokenizer.files import load_folder
+    def load(cls, folder: str | Path) -> Tokenizer:
+        """A tokenizer folder (or any byte-level BPE tokenizer.json's folder)."""
+        return cls(**read_folder(folder))
 
-        return load_folder(folder)
+    @classmethod
+    def from_gpt2_files(cls, vocab_json: str | Path, merges_txt: str | Path, pattern: str = "gpt2") -> Tokenizer:
+        """GPT-2-style `vocab.json` + `merges.txt`."""
+        return cls(**read_gpt2_files(vocab_json, merges_txt, pattern))
 
 
 class _PieceCache(dict):

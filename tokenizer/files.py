@@ -4,6 +4,9 @@
 
 HF byte-level files spell each byte as a printable character (GPT-2's table: printable Latin-1 bytes stand
 for themselves, the others are shifted to U+0100 and up); tokens are those characters joined.
+
+This module reads and writes definitions (vocab, merges, special tokens, pattern); `tokenizer.core.Tokenizer`
+builds itself from them (`Tokenizer.load`, `Tokenizer.from_gpt2_files`), so the import goes one way.
 """
 
 from __future__ import annotations
@@ -13,13 +16,25 @@ import hashlib
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from pipeline.atomic import write_json_atomic, write_text_atomic
-from tokenizer.core import Tokenizer
+from gristmill_base.atomic import write_json_atomic, write_text_atomic
 from tokenizer.patterns import resolve_pattern
 
 FORMAT = "gristmill-bpe/1"
+
+
+class Definition(Protocol):
+    """What writing a tokenizer needs of it (a `tokenizer.core.Tokenizer` has all of it)."""
+
+    vocab: dict[int, bytes]
+    merges: list[tuple[bytes, bytes]]
+    special_tokens: list[str]
+    special_ids: dict[str, int]
+    pattern: str
+
+    @property
+    def vocab_size(self) -> int: ...
 
 
 @cache
@@ -53,7 +68,7 @@ def to_bytes(token: str, where: str) -> bytes:
         raise ValueError(f"{where}: {token!r} is not a byte-level token (character {error.args[0]!r})") from None
 
 
-def hf_json(tokenizer: Tokenizer) -> dict[str, Any]:
+def hf_json(tokenizer: Definition) -> dict[str, Any]:
     """The HF `tokenizers` document: Split on the pattern, ByteLevel without its own regex, BPE, ByteLevel decoder."""
     return {
         "version": "1.0",
@@ -101,7 +116,7 @@ def hf_json(tokenizer: Tokenizer) -> dict[str, Any]:
     }
 
 
-def save_folder(tokenizer: Tokenizer, folder: str | Path) -> None:
+def save_folder(tokenizer: Definition, folder: str | Path) -> None:
     target = Path(folder)
     write_json_atomic(target / "tokenizer.json", hf_json(tokenizer))
     meta = {"format": FORMAT, "pattern": tokenizer.pattern, "vocab_size": tokenizer.vocab_size}
@@ -113,7 +128,8 @@ def fingerprint(folder: str | Path) -> str:
     return hashlib.sha256((Path(folder) / "tokenizer.json").read_bytes()).hexdigest()
 
 
-def load_folder(folder: str | Path) -> Tokenizer:
+def read_folder(folder: str | Path) -> dict[str, Any]:
+    """The definition in a tokenizer folder, as `Tokenizer(**definition)` takes it."""
     path = Path(folder) / "tokenizer.json"
     if not path.is_file():
         raise ValueError(f"{folder}: no tokenizer.json (a tokenizer folder holds tokenizer.json)")
@@ -129,7 +145,7 @@ def load_folder(folder: str | Path) -> Tokenizer:
         raise ValueError(f"{path}: not a byte-level BPE tokenizer.json ({type(error).__name__}: {error})") from None
     meta_path = Path(folder) / "gristmill.json"
     pattern = json.loads(meta_path.read_text())["pattern"] if meta_path.is_file() else _split_pattern(document, path)
-    return Tokenizer(vocab, merges, specials, pattern)
+    return {"vocab": vocab, "merges": merges, "special_tokens": specials, "pattern": pattern}
 
 
 def _merge(entry: Any, path: Path) -> tuple[bytes, bytes]:
@@ -148,18 +164,19 @@ def _split_pattern(document: dict[str, Any], path: Path) -> str:
     raise ValueError(f"{path}: no Split or ByteLevel pre-tokenizer: the pre-tokenization pattern is unknown")
 
 
-def tiktoken_ranks(tokenizer: Tokenizer) -> dict[bytes, int]:
+def tiktoken_ranks(tokenizer: Definition) -> dict[bytes, int]:
     return {token: i for i, token in tokenizer.vocab.items()}
 
 
-def write_tiktoken(tokenizer: Tokenizer, path: str | Path) -> None:
+def write_tiktoken(tokenizer: Definition, path: str | Path) -> None:
     """tiktoken's `.tiktoken` file: one `base64(token) rank` line per token."""
     lines = (f"{base64.b64encode(token).decode()} {i}" for i, token in sorted(tokenizer.vocab.items()))
     write_text_atomic(Path(path), "\n".join(lines) + "\n")
 
 
-def load_gpt2_files(vocab_json: str | Path, merges_txt: str | Path, pattern: str = "gpt2") -> Tokenizer:
-    """GPT-2-style `vocab.json` (token -> id) and `merges.txt` ("a b" per line, after a `#version` line)."""
+def read_gpt2_files(vocab_json: str | Path, merges_txt: str | Path, pattern: str = "gpt2") -> dict[str, Any]:
+    """The definition in GPT-2-style `vocab.json` (token -> id) and `merges.txt` ("a b" per line, after a
+    `#version` line)."""
     try:
         raw_vocab = json.loads(Path(vocab_json).read_text(encoding="utf-8"))
         lines = Path(merges_txt).read_text(encoding="utf-8").splitlines()
@@ -170,7 +187,7 @@ def load_gpt2_files(vocab_json: str | Path, merges_txt: str | Path, pattern: str
     byte_ids = {vocab_bytes: i for i, vocab_bytes in vocab.items()}
     if any(byte_ids.get(bytes([b])) != b for b in range(256)):
         vocab = _renumber(vocab)
-    return Tokenizer(vocab, merges, [], pattern)
+    return {"vocab": vocab, "merges": merges, "special_tokens": [], "pattern": pattern}
 
 
 def _renumber(vocab: dict[int, bytes]) -> dict[int, bytes]:

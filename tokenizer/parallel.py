@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from tokenizer.core import Tokenizer
-
-_worker_tokenizer: Tokenizer | None = None
+from typing import Any, Protocol
 
 
-def _start(tokenizer: Tokenizer) -> None:
+class Encoder(Protocol):
+    """What a worker needs of the tokenizer (picklable, with `encode`): `tokenizer.core` imports this module,
+    not the other way round."""
+
+    def encode(self, text: str, **options: Any) -> list[int]: ...
+
+
+_worker_tokenizer: Encoder | None = None
+
+
+def _start(tokenizer: Encoder) -> None:
     global _worker_tokenizer
     _worker_tokenizer = tokenizer
 
@@ -23,7 +28,7 @@ def _encode_slice(texts: Sequence[str], options: dict[str, Any]) -> list[list[in
 
 
 def encode_in_processes(
-    tokenizer: Tokenizer, texts: Sequence[str], workers: int, options: dict[str, Any]
+    tokenizer: Encoder, texts: Sequence[str], workers: int, options: dict[str, Any]
 ) -> list[list[int]]:
     """The ids of every text, in order; slices of about equal text size, four per worker."""
     slices = _slices(texts, workers * 4)

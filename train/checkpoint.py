@@ -23,9 +23,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file
 
+from gristmill_base.atomic import write_json_atomic, write_text_atomic
 from model.config import GPTConfig
 from model.gpt import GPT
-from pipeline.atomic import write_json_atomic, write_text_atomic
 
 STEP_PREFIX = "step-"
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from gristmill.errors import UserError
+from gristmill_base.errors import UserError
 
 if TYPE_CHECKING:
     from model.plan import Plan

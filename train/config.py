@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
 
-from gristmill.errors import UserError
+from gristmill_base.errors import UserError
 from pipeline.section import Section, read_toml
 
 Positive = Annotated[int, Field(ge=1)]

@@ -19,10 +19,10 @@ from typing import Any
 
 from safetensors.torch import save_file
 
-from gristmill.errors import UserError
+from gristmill_base.atomic import write_json_atomic
+from gristmill_base.errors import UserError
 from model.config import GPTConfig
 from model.gpt import GPT
-from pipeline.atomic import write_json_atomic
 from tokenizer import Tokenizer
 from train.checkpoint import read_model
 from train.generate_command import checkpoint_eos, tokenizer_folder

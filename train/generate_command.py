@@ -15,10 +15,10 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
-from gristmill.errors import UserError
+from gristmill_base.atomic import write_text_atomic
+from gristmill_base.errors import UserError
 from model.generate import Sampling, generate
 from model.gpt import GPT
-from pipeline.atomic import write_text_atomic
 from tokenizer import Tokenizer
 from tokenizer.files import fingerprint
 from train.checkpoint import read_model

@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 from rich.console import Console
 
-from gristmill.errors import UserError
+from gristmill_base.errors import UserError
 from model.config import preset
 from model.gpt import GPT
 from tokenizer import Tokenizer

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gristmill.errors import UserError
+from gristmill_base.errors import UserError
 from train.config import OptimSection
 
 

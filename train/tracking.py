@@ -21,9 +21,9 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from gristmill.errors import UserError
+from gristmill_base.atomic import write_text_atomic
+from gristmill_base.errors import UserError
 from model.hardware import accelerator
-from pipeline.atomic import write_text_atomic
 
 
 def peak_flops(device: torch.device, override_tflops: float | None) -> float | None:

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.atomic import publish, temp_path
+from gristmill_base.atomic import publish, temp_path
 
 READ_BATCH_ROWS = 2048
 

@@ -55,7 +55,7 @@ import numpy as np
 import tldextract
 from pydantic import Field
 
-from gristmill.errors import UserError
+from gristmill_base.errors import UserError
 from pipeline.filters.verdict import Verdict
 from pipeline.section import Section
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from gristmill.errors import UserError
-from pipeline.atomic import write_text_atomic
+from gristmill_base.atomic import write_text_atomic
+from gristmill_base.errors import UserError
 from pipeline.report.compare import compare_runs, comparison_html, print_comparison
 from pipeline.report.figures import compute_figures
 from pipeline.report.html import render_html

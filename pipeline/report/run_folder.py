@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from gristmill.errors import UserError
+from gristmill_base.errors import UserError
 from pipeline.dedup.dataset import document_files
 
 

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.atomic import write_json_atomic
+from gristmill_base.atomic import write_json_atomic
 
 
 @dataclass

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from pipeline.atomic import write_json_atomic
+from gristmill_base.atomic import write_json_atomic
 from pipeline.dedup.dataset import (
     document_files,
     file_offsets,

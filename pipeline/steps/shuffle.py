@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from pipeline.atomic import publish, temp_path
+from gristmill_base.atomic import publish, temp_path
 from pipeline.dedup.dataset import document_files
 
 KEY, BUCKET = "_shuffle_key", "_shuffle_bucket"

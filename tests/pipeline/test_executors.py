@@ -25,8 +25,9 @@ import pytest
 from crawl_factory import multilingual_entries, write_warc
 from rich.console import Console
 
-from gristmill.errors import UserError
-from pipeline.runner import RunResult, execute, prepare_run
+from gristmill_base.errors import UserError
+from pipeline.prepared import prepare_run
+from pipeline.runner import RunResult, execute
 
 DOCS_PER_FILE = 12
 

@@ -13,8 +13,9 @@ import pytest
 from crawl_factory import PARAGRAPHS, WarcEntry, html_page, multilingual_entries, write_warc
 from rich.console import Console
 
-from gristmill.errors import UserError
-from pipeline.runner import check_run_dir, execute, prepare_run
+from gristmill_base.errors import UserError
+from pipeline.prepared import prepare_run
+from pipeline.runner import check_run_dir, execute
 
 ARTICLE = [
     "The mill on the river has ground grain for the village since the year of the great flood.",

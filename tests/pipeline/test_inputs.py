@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from gristmill.errors import UserError
+from gristmill_base.errors import UserError
 from pipeline.inputs import InputFile, assign_files_to_tasks, detect_format, resolve_inputs
 from pipeline.readers import ReaderOptions, read_records
 

@@ -22,7 +22,8 @@ from text_factory import article
 from gristmill.cli import main
 from pipeline.pack import is_validation
 from pipeline.pack_command import pack
-from pipeline.runner import execute, prepare_run
+from pipeline.prepared import prepare_run
+from pipeline.runner import execute
 from tokenizer import Tokenizer, train_bpe
 
 EOS = "<|endoftext|>"

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from gristmill.errors import UserError
+from gristmill_base.errors import UserError
+from pipeline.prepared import prepare_run
 from pipeline.recipe import load_recipe, recipe_from_dict
-from pipeline.runner import prepare_run, resolved_recipe
+from pipeline.runner import resolved_recipe
 
 INGEST = '[[stage]]\nkind = "ingest"\n'
 

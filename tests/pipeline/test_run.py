@@ -21,8 +21,9 @@ import pytest
 from crawl_factory import WarcEntry, html_page, multilingual_entries, write_warc
 from rich.console import Console
 
-from gristmill.errors import UserError
-from pipeline.runner import execute, prepare_run, run_dir_lock
+from gristmill_base.errors import UserError
+from pipeline.prepared import prepare_run
+from pipeline.runner import execute, run_dir_lock
 
 
 def write_recipe(path: Path, inputs: list[str], workers: int = 2, extra: str = "", shard_size: str = "200kB") -> Path:

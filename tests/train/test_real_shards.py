@@ -19,7 +19,8 @@ from text_factory import article
 from model.config import GPTConfig
 from model.gpt import GPT
 from pipeline.pack_command import pack
-from pipeline.runner import execute, prepare_run
+from pipeline.prepared import prepare_run
+from pipeline.runner import execute
 from tokenizer import Tokenizer, train_bpe
 from train.config import load_config
 from train.loop import run_training

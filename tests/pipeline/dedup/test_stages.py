@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gristmill.errors import UserError
+from gristmill_base.errors import UserError
 from pipeline.dedup.stages import MinhashDedupStage
 from pipeline.recipe import load_recipe
 

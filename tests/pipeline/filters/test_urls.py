@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from gristmill.errors import UserError
+from gristmill_base.errors import UserError
 from pipeline.filters.urls import UrlBlocklist, UrlFilterStage, url_filter
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -16,7 +16,8 @@ from crawl_factory import PARAGRAPHS
 from rich.console import Console
 from text_factory import article
 
-from pipeline.runner import execute, prepare_run
+from pipeline.prepared import prepare_run
+from pipeline.runner import execute
 
 MARKUP = '<script>alert("x")</script> & <b>bold</b>'
 RECIPE = """

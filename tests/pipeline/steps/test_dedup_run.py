@@ -19,7 +19,8 @@ import pytest
 from rich.console import Console
 from text_factory import article, write_jsonl
 
-from pipeline.runner import execute, prepare_run
+from pipeline.prepared import prepare_run
+from pipeline.runner import execute
 
 BOILERPLATE = [
     "Mill News: the weekly paper of the valley",

@@ -15,7 +15,8 @@ import pytest
 from crawl_factory import multilingual_entries, write_warc
 from rich.console import Console
 
-from pipeline.runner import execute, prepare_run
+from pipeline.prepared import prepare_run
+from pipeline.runner import execute
 
 LANGUAGES = ["de", "en", "fr", "ja", "ru"]
 
