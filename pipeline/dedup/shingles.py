@@ -1,6 +1,17 @@
 """Text normalisation and shingle hashes for deduplication.
 
-Normalisation (the same for exact document keys, line keys and MinHash shingles), in order:
+Exact and line dedup compare texts under one of three `Normalization`s (`normalize` in their recipe stage):
+- "text" (their default): Unicode NFC, case folded, whitespace runs -> one space, trimmed. Texts that
+  differ only in how they are typed or spaced are one text; digits, punctuation and accents stay, so two
+  price lists, two match reports or "Step 3: ..." and "Step 4: ..." stay distinct.
+- "none": the exact characters.
+- "aggressive": the MinHash normalisation below. It also makes every number the same and drops punctuation
+  and accents, so the rows of a numeric table, dated lines and numbered steps become one line, and
+  documents that differ only in their figures become copies: more boilerplate found, at the price of
+  cutting or removing content that is not repeated.
+
+The aggressive normalisation (always used for MinHash shingles, where near-duplicates are the point), in
+order:
 1. lowercase;
 2. Unicode NFD, then drop combining marks, so "café" and "cafe" match (only for non-ASCII text);
 3. every run of digits becomes "0", so dates, counters and prices do not make copies look different;
@@ -20,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from typing import Literal
 
 import numpy as np
 import regex
@@ -34,13 +46,30 @@ _BASE_INVERSE = pow(_BASE, -1, 2**64)
 _U64 = np.uint64
 
 
+Normalization = Literal["text", "none", "aggressive"]
+
+
 def normalize(text: str) -> str:
-    """The documented normalisation above; the result has single spaces between words."""
+    """The aggressive normalisation above; the result has single spaces between words."""
     text = text.lower()
     if not text.isascii():
         text = _MARKS.sub("", unicodedata.normalize("NFD", text))
     text = _PUNCT_OR_SYMBOL.sub(" ", _DIGITS.sub("0", text))
     return " ".join(text.split())
+
+
+def normalize_spacing(text: str) -> str:
+    """The "text" normalisation: NFC, case folded, one space between words."""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def compared_text(text: str, normalization: Normalization) -> str:
+    """What exact and line dedup compare of a text under `normalization`."""
+    if normalization == "text":
+        return normalize_spacing(text)
+    if normalization == "aggressive":
+        return normalize(text)
+    return text
 
 
 # MurmurHash3's finaliser constants by width: shift, multiplier, shift, multiplier, shift

@@ -6,28 +6,49 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import pyarrow as pa
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from pipeline.dedup.minhash import lsh_parameters
+from pipeline.dedup.shingles import Normalization
 from pipeline.section import Section
 
 Probability = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
 
 
+def _no_boolean(value: object) -> object:
+    """`normalize = true` once meant the aggressive normalisation; say so rather than guess."""
+    if isinstance(value, bool):
+        raise ValueError(
+            'normalize takes "text" (case and spacing; the default), "none" (exact characters) or "aggressive" '
+            "(also digits -> 0, no punctuation or accents; `true` meant this before)"
+        )
+    return value
+
+
+NormalizeOption = Annotated[
+    Normalization,
+    BeforeValidator(_no_boolean),
+    Field(description='"text": case and spacing; "none": exact; "aggressive": also numbers and punctuation'),
+]
+
+
 class ExactDedupStage(Section):
-    """Documents whose normalised text is identical: the first in run order is kept."""
+    """Documents whose text is identical under `normalize`: the first in run order is kept. By default
+    texts that differ in a digit (two price lists, two match reports) are different documents."""
 
     kind: Literal["exact_dedup"] = "exact_dedup"
-    normalize: bool = Field(default=True, description="compare normalised text (see pipeline.dedup.shingles)")
+    normalize: NormalizeOption = "text"
     bucket_tasks: Annotated[int, Field(ge=1, le=4096)] = Field(default=1, description="tasks sharing the keys")
 
 
 class LineDedupStage(Section):
     """Lines found in more than `max_documents` documents of the run are cut from every document;
-    a document left with no non-blank line is removed."""
+    a document left with no non-blank line is removed. Lines are compared under `normalize`: by default
+    their text (case and spacing aside), so table rows, dated lines and numbered steps stay distinct."""
 
     kind: Literal["line_dedup"] = "line_dedup"
     max_documents: Annotated[int, Field(ge=1)] = 10
+    normalize: NormalizeOption = "text"
     min_line_chars: Annotated[int, Field(ge=0)] = Field(
         default=0, description="shorter lines (after normalisation) are never cut"
     )

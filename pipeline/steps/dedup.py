@@ -35,7 +35,7 @@ from pipeline.dedup.dataset import (
 from pipeline.dedup.graph import bucket_edges, cluster_sizes, component_minimum, unique_edges
 from pipeline.dedup.lines import document_line_keys
 from pipeline.dedup.minhash import EMPTY, MinHasher, band_keys
-from pipeline.dedup.shingles import char_shingles, normalize, text_key, word_shingles
+from pipeline.dedup.shingles import Normalization, char_shingles, compared_text, text_key, word_shingles
 from pipeline.dedup.stages import DedupStage, LineDedupStage, MinhashDedupStage
 from pipeline.memory import PeakMemory
 from pipeline.progress import TaskProgress
@@ -88,14 +88,14 @@ def document_keys(stage: DedupStage) -> Callable[[str], np.ndarray]:
         shingles = word_shingles if stage.shingle == "word" else char_shingles
         return lambda text: hasher.signature(shingles(text, stage.ngram))
     if isinstance(stage, LineDedupStage):
-        return lambda text: document_line_keys(text, stage.min_line_chars)
+        return lambda text: document_line_keys(text, stage.min_line_chars, stage.normalize)
     return lambda text: exact_key(text, stage.normalize)
 
 
-def exact_key(text: str, normalized: bool) -> np.ndarray:
-    """The text's key, or no key (an empty array) when nothing is left of it after normalisation:
-    pages of only punctuation or emoji are not copies of one another."""
-    compared = normalize(text) if normalized else text
+def exact_key(text: str, normalization: Normalization) -> np.ndarray:
+    """The text's key, or no key (an empty array) when nothing is left of it after normalisation (blank
+    pages, or under "aggressive" pages of only punctuation or emoji): those are not copies of one another."""
+    compared = compared_text(text, normalization)
     return np.array([text_key(compared)] if compared.strip() else [], dtype=np.uint64)
 
 

@@ -100,7 +100,7 @@ class DedupApplyStep(PipelineStep):
         frequent = np.sort(np.concatenate([np.empty(0, np.uint64), *parts]))
 
         def decide(document: Document, row: int) -> None:
-            text, cut = cut_lines(document.text, frequent, stage.min_line_chars)
+            text, cut = cut_lines(document.text, frequent, stage.min_line_chars, stage.normalize)
             document.metadata["line_dedup_lines_removed"] = cut
             if cut and not text.strip():
                 document.metadata.update(

@@ -55,3 +55,16 @@ def test_dedup_stages_cut_a_recipe_into_segments(tmp_path: Path):
         (None, ["pii"]),
         ("minhash_dedup", ["langid"]),
     ]
+
+
+@pytest.mark.parametrize("kind", ["exact_dedup", "line_dedup"])
+def test_normalize_defaults_to_text_and_refuses_the_old_booleans(tmp_path: Path, kind: str):
+    assert load_recipe(recipe(tmp_path, f'kind = "{kind}"')).stage[1].normalize == "text"
+    assert load_recipe(recipe(tmp_path, f'kind = "{kind}"\nnormalize = "aggressive"')).stage[1].normalize == (
+        "aggressive"
+    )
+    message = error_of(recipe(tmp_path, f'kind = "{kind}"\nnormalize = true'))
+    assert '"text"' in message and '"aggressive"' in message and "`true` meant this before" in message
+    assert "expected 'text', 'none' or 'aggressive', got 'digits'" in error_of(
+        recipe(tmp_path, f'kind = "{kind}"\nnormalize = "digits"')
+    )

@@ -237,8 +237,62 @@ def test_exact_dedup_never_pairs_texts_with_nothing_left_after_normalisation(tmp
     write_jsonl(
         corpus / "a.jsonl", [("p1", "!!!"), ("p2", "???"), ("p3", "\U0001f600"), ("p4", page(1)), ("p5", page(1))]
     )
-    run_dir = run(recipe(tmp_path, '[[stage]]\nkind = "exact_dedup"\n'), corpus, tmp_path / "run")
+    stage = '[[stage]]\nkind = "exact_dedup"\nnormalize = "aggressive"\n'
+    run_dir = run(recipe(tmp_path, stage), corpus, tmp_path / "run")
     assert kept_ids(run_dir) == ["p1", "p2", "p3", "p4"]
+
+
+def numbered_page(seed: int) -> str:
+    """Boilerplate around lines that share their shape with every other page's but not their text: a
+    numbered step, two table rows, a dated line and a score."""
+    return "\n".join(
+        [
+            BOILERPLATE[0],
+            f"Step {seed + 1}: add {seed + 2} cups of flour to the mill",
+            f"| {2000 + seed} | {seed * 1.5:.1f} | {seed % 7} |",
+            f"| {2100 + seed} | {seed * 2.5:.1f} | {seed % 5} |",
+            f"Updated on {seed + 1} March 2026 at 10:{seed:02d}",
+            f"Final score: Millers {seed} - {seed + 3} Valley",
+            *BOILERPLATE[1:],
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def numbered_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("numbered")
+    write_jsonl(folder / "a.jsonl", [(f"n{seed:02d}", numbered_page(seed)) for seed in range(12)])
+    return folder
+
+
+def test_line_dedup_keeps_every_distinct_numeric_line_and_cuts_the_boilerplate(numbered_corpus: Path, tmp_path):
+    stage = '[[stage]]\nkind = "line_dedup"\nmax_documents = 3\n'
+    run_dir = run(recipe(tmp_path, stage), numbered_corpus, tmp_path / "run")
+    kept = pl.read_parquet(run_dir / "shards" / "*.parquet").sort("id")
+    assert len(kept) == 12
+    for seed, (text, cut) in enumerate(zip(kept["text"], kept["line_dedup_lines_removed"], strict=True)):
+        assert cut == len(BOILERPLATE)
+        assert text.split("\n") == numbered_page(seed).split("\n")[1:-2]
+
+
+def test_aggressive_line_dedup_cuts_lines_that_share_only_their_shape(numbered_corpus: Path, tmp_path: Path):
+    """What the option trades away, shown: every page loses its distinct lines and is removed."""
+    stage = '[[stage]]\nkind = "line_dedup"\nmax_documents = 3\nnormalize = "aggressive"\n'
+    run_dir = run(recipe(tmp_path, stage), numbered_corpus, tmp_path / "run")
+    assert removed(run_dir, "line_dedup")["removed_by"].to_list() == ["all_lines_repeated"] * 12
+
+
+def test_exact_dedup_keeps_texts_that_differ_only_in_their_digits(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    prices = "Mill price list\nFlour, 1 kg: {}\nOats, 1 kg: {}\nRye, 1 kg: {}"
+    rows = [("march", prices.format("1.20", "2.10", "1.75")), ("april", prices.format("1.25", "2.10", "1.80"))]
+    rows.append(("april-again", "  " + rows[1][1].upper()))  # a copy in another case and spacing
+    write_jsonl(corpus / "a.jsonl", rows)
+    run_dir = run(recipe(tmp_path, '[[stage]]\nkind = "exact_dedup"\n'), corpus, tmp_path / "run")
+    assert kept_ids(run_dir) == ["april", "march"]
+    assert removed(run_dir, "exact_dedup")["exact_dedup_kept_id"].to_list() == ["april"]
+    aggressive = '[[stage]]\nkind = "exact_dedup"\nnormalize = "aggressive"\n'
+    assert kept_ids(run(recipe(tmp_path, aggressive), corpus, tmp_path / "aggressive")) == ["march"]
 
 
 def near_triple() -> dict[str, str]:
