@@ -32,7 +32,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--special-token", action="append", default=[], metavar="T", help="repeatable")
     train.add_argument("--pattern", default="gpt4", help="gpt2, gpt4, o200k or a regex (default gpt4)")
     train.add_argument("--text-column", default="text", metavar="C", help="JSONL field / Parquet column")
-    train.add_argument("--min-frequency", type=int, default=2, metavar="F", help="stop below F occurrences")
+    train.add_argument(
+        "--min-frequency", type=int, default=1, metavar="F", help="merge only pairs occurring >= F times (default 1)"
+    )
     train.add_argument("--workers", type=int, metavar="N", help="processes for pre-tokenization (default: all)")
     train.set_defaults(handler=cmd_train)
 
@@ -83,6 +85,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             args.text_column,
             show_progress=True,
             stats=stats,
+            warn=False,  # said below, in the summary
         )
     except ValueError as error:
         raise UserError(str(error)) from None
@@ -94,10 +97,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"+ {len(tokenizer.special_tokens)} special; {stats.documents:,} documents, {stats.text_bytes / 1e6:,.1f} MB, "
         f"{stats.distinct_pretokens:,} distinct pre-tokens; counting {stats.count_seconds:,.1f} s, merges "
         f"{stats.merge_seconds:,.1f} s, total {time.perf_counter() - started:,.1f} s; "
-        f"{len(sample.encode()) / max(len(ids), 1):.2f} bytes/token on the first {len(sample.encode()) / 1e6:.1f} MB"
+        f"{len(sample.encode()) / max(len(ids), 1):.2f} bytes/token on the first {len(sample.encode()) / 1e6:.1f} MB",
+        soft_wrap=True,
     )
-    if len(tokenizer.vocab) + len(tokenizer.special_tokens) < args.vocab_size:
-        console.print(f"[yellow]note: no pair occurs {args.min_frequency} times any more: fewer tokens than asked")
+    shortfall = stats.shortfall(cli=True)
+    if shortfall:
+        console.print(shortfall, style="yellow", soft_wrap=True, markup=False, highlight=False)
     return 0
 
 

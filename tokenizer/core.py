@@ -1,4 +1,4 @@
-"""The byte-level BPE tokenizer of DESIGN.md: ids 0..255 are the bytes, then one id per merge, then the
+"""The byte-level BPE tokenizer (docs/formats.md): ids 0..255 are the bytes, then one id per merge, then the
 special tokens; `vocab_size` counts all three.
 
 Encoding splits out special tokens first (those allowed become their ids; tiktoken's `allowed_special` /
@@ -57,6 +57,7 @@ class Tokenizer:
         self.special_ids = {token: first + i for i, token in enumerate(self.special_tokens)}
         self._specials = special_splitter(self.special_tokens)
         self._cache = _PieceCache(self._ranks)
+        self.training: Any = None  # what `train_bpe` made it from (a `tokenizer.train.TrainingStats`)
 
     def __getstate__(self) -> dict[str, Any]:
         """For worker processes: the definition only; each rebuilds its tables and cache."""

@@ -16,6 +16,8 @@ without it (much slower), so there is one implementation.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -29,34 +31,77 @@ MASK = (1 << SHIFT) - 1
 DEAD = -1
 
 
+@dataclass(frozen=True)
+class Learned:
+    """What a merge run made and why it ended.
+
+    `stop` is "reached" when all `tokens` asked for were made, "min_frequency" when the most frequent pair
+    left occurs only `left` (< min_frequency) times, "no_pair" when no pair is left: every word is one token.
+    `possible` is how many new tokens merging every pair that occurs (min_frequency 1) makes, at most `tokens`.
+    """
+
+    merges: list[tuple[bytes, bytes]]
+    tokens: int
+    stop: Literal["reached", "min_frequency", "no_pair"]
+    left: int
+    possible: int
+
+
 def learn_merges(
     counts: Mapping[bytes, int],
     tokens: int,
-    min_frequency: int = 2,
+    min_frequency: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> list[tuple[bytes, bytes]]:
+    """The merges of `learn`."""
+    return learn(counts, tokens, min_frequency, progress).merges
+
+
+def learn(
+    counts: Mapping[bytes, int],
+    tokens: int,
+    min_frequency: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> Learned:
     """Merges, most frequent pair first, until `tokens` new tokens exist or no pair occurs `min_frequency`
-    times. Byte tokens are ids 0..255, new tokens 256 on. A merge whose bytes already are a token (`ab`+`c`
-    after `a`+`bc`) makes no new one: a token's bytes are unique, as tiktoken's ranks require."""
+    times (0 and 1 are the same: any pair that occurs, as HF's default 0). Byte tokens are ids 0..255, new
+    tokens 256 on. A merge whose bytes already are a token (`ab`+`c` after `a`+`bc`) makes no new one: a
+    token's bytes are unique, as tiktoken's ranks require.
+
+    Stopped by `min_frequency`, it goes on merging the rarer pairs without keeping them, up to `tokens`, to
+    report how many tokens a lower `min_frequency` would give (no more work than that run would do)."""
     state = _State(counts, tokens)
     vocab = [bytes([i]) for i in range(256)]
     ids = {token: i for i, token in enumerate(vocab)}
     learned: list[tuple[bytes, bytes]] = []
+    key, count = -1, 0
     while len(vocab) - 256 < tokens:
         key, count = state.pop_best()
         if key < 0 or count < max(min_frequency, 1):
             break
-        a, b = key >> SHIFT, key & MASK
-        joined = vocab[a] + vocab[b]
-        new = ids.setdefault(joined, len(vocab))
-        if new == len(vocab):
-            vocab.append(joined)
-            state.add_token(joined)
-        learned.append((vocab[a], vocab[b]))
-        state.merge(key, new)
+        learned.append(_merge_pair(state, vocab, ids, key))
         if progress:
             progress(len(vocab) - 256)
-    return learned
+    made = len(vocab) - 256
+    if made == tokens:
+        return Learned(learned, made, "reached", 0, made)
+    if key < 0:
+        return Learned(learned, made, "no_pair", 0, made)
+    while key >= 0 and len(vocab) - 256 < tokens:
+        _merge_pair(state, vocab, ids, key)
+        key, _ = state.pop_best()
+    return Learned(learned, made, "min_frequency", count, len(vocab) - 256)
+
+
+def _merge_pair(state: _State, vocab: list[bytes], ids: dict[bytes, int], key: int) -> tuple[bytes, bytes]:
+    a, b = key >> SHIFT, key & MASK
+    joined = vocab[a] + vocab[b]
+    new = ids.setdefault(joined, len(vocab))
+    if new == len(vocab):
+        vocab.append(joined)
+        state.add_token(joined)
+    state.merge(key, new)
+    return vocab[a], vocab[b]
 
 
 class _State:

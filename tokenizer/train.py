@@ -4,36 +4,86 @@ Only the counts of distinct pre-tokens are held, never the text: batches of docu
 processes, which split out the special tokens (never merged across), pre-tokenize with the pattern and
 return their counts, summed here. The counts do not depend on how the text was batched, so 1 and N workers
 learn the same merges.
+
+A corpus too small for `vocab_size` gives fewer tokens, never silently: `TrainingStats` (also
+`tokenizer.training`) holds the size requested and reached and why merging stopped, and a
+`ShortVocabularyWarning` says it in one line.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from rich.progress import DownloadColumn, Progress
 
 from tokenizer.core import Tokenizer
-from tokenizer.merges import learn_merges
+from tokenizer.merges import learn
 from tokenizer.patterns import DEFAULT, resolve_pattern, special_splitter, splitter
 from tokenizer.sources import input_files, read_texts
 
 BATCH_CHARS = 4 << 20
 
 
+class ShortVocabularyWarning(UserWarning):
+    """`train_bpe` made fewer tokens than `vocab_size` asks."""
+
+
 @dataclass
 class TrainingStats:
+    """What a training read and made. Merging ends (`stop`) with the size reached ("reached"), with no
+    pair occurring `min_frequency` times ("min_frequency"; the most frequent left occurs `left_count`
+    times) or with no pair left at all ("no_pair": every pre-token is one token). `possible_vocab_size` is
+    the size merging every pair that occurs (min_frequency 1) reaches, at most the size requested."""
+
     documents: int = 0
     text_bytes: int = 0
     file_bytes: int = 0
     distinct_pretokens: int = 0
     count_seconds: float = 0.0
     merge_seconds: float = 0.0
+    requested_vocab_size: int = 0
+    vocab_size: int = 0
+    possible_vocab_size: int = 0
+    merges: int = 0  # a merge into bytes that already are a token (`ab`+`c` after `a`+`bc`) adds none
+    min_frequency: int = 1
+    stop: Literal["reached", "min_frequency", "no_pair"] = "reached"
+    left_count: int = 0
+
+    @property
+    def short(self) -> bool:
+        return self.vocab_size < self.requested_vocab_size
+
+    def shortfall(self, cli: bool = False) -> str | None:
+        """One line on a vocabulary smaller than requested (the options named as on the command line when
+        `cli`); None when the size was reached."""
+        if not self.short:
+            return None
+        head = f"vocab {self.vocab_size:,} of {self.requested_vocab_size:,} requested"
+        if self.stop == "min_frequency":
+            lower = "--min-frequency 1" if cli else "min_frequency=1"
+            left = "once" if self.left_count == 1 else f"{self.left_count:,} times"
+            reach = (
+                "it reaches the full size"
+                if self.possible_vocab_size >= self.requested_vocab_size
+                else f"it reaches {self.possible_vocab_size:,}, where every pre-token is one token"
+            )
+            return (
+                f"{head}: no pair left occurring >= {self.min_frequency:,} times after {self.merges:,} merges "
+                f"(the most frequent left occurs {left}); pass {lower}: {reach}"
+            )
+        smaller = f"--vocab-size {self.vocab_size}" if cli else f"vocab_size={self.vocab_size}"
+        return (
+            f"{head}: every pre-token is a single token after {self.merges:,} merges ({self.distinct_pretokens:,} "
+            f"distinct pre-tokens); train on more text or pass {smaller} or less"
+        )
 
 
 def train_bpe(
@@ -41,14 +91,20 @@ def train_bpe(
     vocab_size: int,
     special_tokens: list[str] | None = None,
     pattern: str = DEFAULT,
-    min_frequency: int = 2,
+    min_frequency: int = 1,
     workers: int | None = None,
     text_column: str = "text",
     show_progress: bool = False,
     stats: TrainingStats | None = None,
+    warn: bool = True,
 ) -> Tokenizer:
     """A byte-level BPE tokenizer of `vocab_size` tokens (256 bytes + merges + special tokens) trained on
-    the files or folders in `inputs` (text, JSONL, Parquet, a run folder)."""
+    the files or folders in `inputs` (text, JSONL, Parquet, a run folder).
+
+    Merging stops at pairs occurring fewer than `min_frequency` times (default 1: any pair that occurs, as
+    HF's default 0). When the corpus cannot give `vocab_size` tokens the tokenizer is smaller:
+    `tokenizer.training` (the `stats` given, or new ones) says by how much and why, and with `warn` a
+    ShortVocabularyWarning says it too."""
     specials = list(dict.fromkeys(special_tokens or []))
     merges_wanted = vocab_size - 256 - len(specials)
     if merges_wanted < 0:
@@ -67,14 +123,24 @@ def train_bpe(
         stats.count_seconds = time.perf_counter() - started
         started = time.perf_counter()
         merging = progress.add_task("merges", total=merges_wanted)
-        merges = learn_merges(
-            counts, merges_wanted, min_frequency, lambda done: progress.update(merging, completed=done)
-        )
+        learned = learn(counts, merges_wanted, min_frequency, lambda done: progress.update(merging, completed=done))
         stats.merge_seconds = time.perf_counter() - started
     ids = {bytes([i]): i for i in range(256)}
-    for left, right in merges:
+    for left, right in learned.merges:
         ids.setdefault(left + right, len(ids))
-    return Tokenizer({i: token for token, i in ids.items()}, merges, specials, pattern)
+    stats.requested_vocab_size = vocab_size
+    stats.vocab_size = len(ids) + len(specials)
+    stats.possible_vocab_size = 256 + learned.possible + len(specials)
+    stats.merges = len(learned.merges)
+    stats.min_frequency = min_frequency
+    stats.stop = learned.stop
+    stats.left_count = learned.left
+    tokenizer = Tokenizer({i: token for token, i in ids.items()}, learned.merges, specials, pattern)
+    tokenizer.training = stats
+    message = stats.shortfall()
+    if warn and message:
+        warnings.warn(message, ShortVocabularyWarning, stacklevel=2)
+    return tokenizer
 
 
 def _texts(files: list[Path], text_column: str, stats: TrainingStats, tick: Callable[[], None]) -> Iterator[str]:

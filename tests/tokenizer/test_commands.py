@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from conftest import SPECIAL
 
 from gristmill.cli import main
 from tokenizer import Tokenizer
-from tokenizer.files import load_gpt2_files, to_chars
+from tokenizer.files import to_chars
 
 
 def test_train_encode_decode_export_inspect(
@@ -45,6 +47,38 @@ def test_train_encode_decode_export_inspect(
     assert "bytes/token" in screen and "longest tokens" in screen and "600" in screen
 
 
+SHORT = re.compile(r"vocab ([\d,]+) of ([\d,]+) requested")
+
+
+@pytest.mark.parametrize(
+    ("vocab_size", "extra", "reached", "hint"),
+    [
+        (300, ["--min-frequency", "2"], 258, "--min-frequency 1"),  # ab+c occurs once
+        (300, [], 259, "--vocab-size 259"),  # every pre-token is one token
+        (259, [], 259, None),  # reached exactly: no note
+        (258, ["--min-frequency", "2"], 258, None),
+    ],
+)
+def test_train_says_in_one_line_when_the_corpus_cannot_give_the_vocab_size(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], vocab_size: int, extra: list, reached: int, hint: str | None
+) -> None:
+    corpus = tmp_path / "small.txt"
+    corpus.write_text("abab abab abc")  # pre-tokens abab x2, abc, " " x2
+    out = tmp_path / "tok"
+    args = ["tokenizer", "train", "--input", str(corpus), "--vocab-size", str(vocab_size), "--output", str(out)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the summary says it, not a Python warning as well
+        assert main([*args, "--pattern", r"\S+|\s+", "--workers", "1", *extra]) == 0
+    assert Tokenizer.load(str(out)).vocab_size == reached
+    notes = [line for line in capsys.readouterr().err.splitlines() if SHORT.search(line)]
+    if hint is None:
+        assert notes == []
+    else:
+        assert len(notes) == 1 and hint in notes[0]
+        found = SHORT.search(notes[0])
+        assert found and [int(n.replace(",", "")) for n in found.groups()] == [reached, vocab_size]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -73,7 +107,7 @@ def test_gpt2_style_vocab_and_merges_load_with_the_same_tokenization(trained: To
     (tmp_path / "vocab.json").write_text(json.dumps(renumbered))
     merges = ["#version: 0.2", *(f"{to_chars(a)} {to_chars(b)}" for a, b in trained.merges)]
     (tmp_path / "merges.txt").write_text("\n".join(merges) + "\n")
-    loaded = load_gpt2_files(tmp_path / "vocab.json", tmp_path / "merges.txt", pattern="gpt4")
+    loaded = Tokenizer.from_gpt2_files(tmp_path / "vocab.json", tmp_path / "merges.txt", pattern="gpt4")
     text = "The miller's 3 sacks: 1234 kg, Müller, 粉屋 🙂"
     assert loaded.decode(loaded.encode(text)) == text
     assert [loaded.vocab[i] for i in loaded.encode(text)] == [trained.vocab[i] for i in trained.encode(text)]
