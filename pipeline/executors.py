@@ -14,9 +14,14 @@ from pipeline.recipe import ExecutorSection, RayOptions
 
 
 def build_executor(
-    section: ExecutorSection, pipeline: list[PipelineStep], tasks: int, logging_dir: Path
+    section: ExecutorSection,
+    pipeline: list[PipelineStep],
+    tasks: int,
+    logging_dir: Path,
+    after_slurm_job: str | None = None,
 ) -> PipelineExecutor:
-    """A real datatrove executor; `logging_dir` holds its completion markers, logs and raw stats."""
+    """A real datatrove executor; `logging_dir` holds its completion markers, logs and raw stats. On Slurm,
+    `after_slurm_job` is a submitted job this one starts after (once it ended well)."""
     if section.kind == "local":
         return LocalPipelineExecutor(
             pipeline, tasks=tasks, workers=min(section.workers, tasks), logging_dir=str(logging_dir)
@@ -41,6 +46,7 @@ def build_executor(
             max_array_size=slurm.max_array_size,
             with_srun=slurm.with_srun,
             logging_dir=str(logging_dir),
+            depends_job_id=after_slurm_job,
         )
     return _ray_executor(section, pipeline, tasks, logging_dir)
 

@@ -54,7 +54,7 @@ def extract_text(html: str, extractor: str = "resiliparse", main_content: bool =
 
 
 def normalise_newlines(text: str) -> str:
-    """CRLF and lone CR become LF, as DESIGN.md's text column requires for every input format."""
+    """CRLF and lone CR become LF, as the text column requires (docs/formats.md) for every input format."""
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 

@@ -1,6 +1,7 @@
 """A run as a sequence of datatrove jobs. Per-document stages run fused in one job; each dedup stage adds
 its global phases and starts a new per-document job:
 
+  repeats/scan|resolve    ids that occur twice in the input (when it carries ids; see `pipeline.steps.repeats`)
   ingest                  ingest -> filters -> documents for the next job (or the final shards)
   <dedup>/keys            one task per document file
   <dedup>/buckets|lines   one task per key partition
@@ -39,7 +40,8 @@ from pipeline.steps.dedup import (
 )
 from pipeline.steps.dedup_apply import DedupApplyStep
 from pipeline.steps.filter import FilterStep
-from pipeline.steps.ingest import IngestStep
+from pipeline.steps.ingest import IngestStep, reader_options
+from pipeline.steps.repeats import RepeatResolveStep, RepeatScanStep, carries_ids
 from pipeline.steps.shard import ShardStep
 from pipeline.steps.shuffle import ShuffleGatherStep, ShuffleScatterStep, bucket_count
 from pipeline.summary import load_stage_totals
@@ -51,6 +53,9 @@ class Job:
     tasks: int
     steps: list[PipelineStep]
     total_bytes: int | None = None
+    # the next job can be planned before this one ran (its tasks do not depend on this one's output), so a
+    # Slurm run submits both at once, the next one waiting for this one
+    plans_ahead: bool = False
 
 
 def job_dir(run_dir: Path, job: str) -> Path:
@@ -74,10 +79,18 @@ def all_stage_columns(prepared: PreparedRun) -> list[pa.Field]:
     return [column for stage in prepared.recipe.stage[1:-1] for column in columns_of(stage)]  # type: ignore[arg-type]
 
 
+def repeats_dir(prepared: PreparedRun) -> Path | None:
+    """Where the repeat phases keep their tables; None when the inputs carry no ids that could repeat."""
+    if not carries_ids(prepared.files, reader_options(prepared.recipe.ingest)):
+        return None
+    return job_dir(prepared.run_dir, "repeats") / "work"
+
+
 def intermediate_paths(prepared: PreparedRun) -> list[Path]:
-    """What the jobs of a run pass on to each other (a copy of the documents before each dedup stage, and
-    the stage's arrays), which a complete run no longer needs."""
-    run_dir, paths, job = prepared.run_dir, [], "ingest"
+    """What the jobs of a run pass on to each other (the repeat tables, a copy of the documents before each
+    dedup stage, and the stage's arrays), which a complete run no longer needs."""
+    run_dir, job = prepared.run_dir, "ingest"
+    paths = [path] if (path := repeats_dir(prepared)) else []
     for segment in prepared.recipe.segments[1:]:
         assert segment.dedup is not None
         paths += [docs_dir(run_dir, job), job_dir(run_dir, segment.dedup.kind) / "work"]
@@ -99,6 +112,7 @@ def plan_jobs(prepared: PreparedRun) -> Iterator[Job]:
         stages = [segment.dedup] if segment.dedup else []
         columns += [column for stage in [*stages, *segment.filters] for column in columns_of(stage)]
         if segment.dedup is None:
+            yield from _repeat_phases(prepared)
             job = "ingest"
             source, filters, tasks, total = _ingest_source(prepared, segment)
         else:
@@ -161,9 +175,22 @@ def _ingest_source(prepared: PreparedRun, segment: Segment) -> tuple[PipelineSte
         prepared.plan,
         prepared.limits,
         url_filter=url_first,
+        repeats_dir=repeats_dir(prepared),
     )
     total = sum(f.size or 0 for f in prepared.files) or None
     return ingest, filters[1:] if url_first else filters, len(prepared.plan), total
+
+
+def _repeat_phases(prepared: PreparedRun) -> Iterator[Job]:
+    work = repeats_dir(prepared)
+    if work is None:
+        return
+    run_dir, options = prepared.run_dir, reader_options(prepared.recipe.ingest)
+    progress = progress_dir(run_dir, "repeats/scan")
+    scan = RepeatScanStep(prepared.files, prepared.plan, prepared.limits, options, work, progress)
+    total = sum(f.size or 0 for f in prepared.files) or None
+    yield Job("repeats/scan", len(prepared.plan), [scan], total, plans_ahead=True)
+    yield Job("repeats/resolve", 1, [RepeatResolveStep(len(prepared.files), work)], plans_ahead=True)
 
 
 def _dedup_phases(prepared: PreparedRun, stage: DedupStage, documents: Path) -> Iterator[Job]:

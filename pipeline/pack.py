@@ -1,6 +1,6 @@
 """`gristmill pack`: documents (Parquet shards) + a trained tokenizer -> memory-mappable token shards.
 
-Layout (DESIGN.md): `PACKED/{train,val}/part-TTTTT.bin` (uint16 tokens when the vocab fits, else uint32;
+Layout (docs/formats.md): `PACKED/{train,val}/part-TTTTT.bin` (uint16 tokens when the vocab fits, else uint32;
 documents back to back, each ended by EOS) and `part-TTTTT.idx` (int64 end offset of every document), plus
 `manifest.json`. One datatrove task per input file writes its own parts: to temp names, renamed when the
 task is done, so a rerun after a kill skips finished tasks and rewrites unfinished ones byte for byte.

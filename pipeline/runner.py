@@ -176,6 +176,7 @@ def _execute_locked(prepared: PreparedRun, console: Console) -> RunResult:
     log_path = run_dir / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
     started = time.perf_counter()
     tasks_run = 0
+    submitted: list[str] = []  # Slurm jobs submitted by this invocation, each after the one before
     for job in plan_jobs(prepared):
         completions = job_dir(run_dir, job.name) / "completions"
         pending = [t for t in range(job.tasks) if not (completions / f"{t:05d}").exists()]
@@ -183,7 +184,10 @@ def _execute_locked(prepared: PreparedRun, console: Console) -> RunResult:
         error: BaseException | None = None
         if pending:
             with ProgressWatcher(run_dir, job.name, job.total_bytes, job.tasks, console), stderr_to(log_path):
-                executor = build_executor(prepared.recipe.executor, job.steps, job.tasks, job_dir(run_dir, job.name))
+                after = submitted[-1] if submitted else None
+                executor = build_executor(
+                    prepared.recipe.executor, job.steps, job.tasks, job_dir(run_dir, job.name), after
+                )
                 try:
                     executor.run()
                 except Exception as raised:  # a task failed; report it below, the run can be resumed
@@ -191,20 +195,30 @@ def _execute_locked(prepared: PreparedRun, console: Console) -> RunResult:
         failed = [t for t in range(job.tasks) if not (completions / f"{t:05d}").exists()]
         if not failed:
             continue
-        _total_wall_seconds(run_dir, time.perf_counter() - started, tasks_run)
         if prepared.recipe.executor.kind == "slurm" and error is None:
+            job_id = str(getattr(executor, "job_id", "?"))
+            waits = f", after job {submitted[-1]}" if submitted else ""
             console.print(
-                f"submitted {len(failed)} of {job.tasks} tasks of job {job.name} to Slurm as job "
-                f"{getattr(executor, 'job_id', '?')} (launch script and logs in {job_dir(run_dir, job.name)}; "
-                "watch with squeue). Run the same command again after they finish: it goes on with the next job."
+                f"submitted {len(failed)} of {job.tasks} tasks of job {job.name} to Slurm as job {job_id}{waits} "
+                f"(launch script and logs in {job_dir(run_dir, job.name)})"
             )
-            return RunResult(run_dir, False, None, [])
+            submitted.append(job_id)
+            if job.plans_ahead:
+                continue
+            break
+        _total_wall_seconds(run_dir, time.perf_counter() - started, tasks_run)
         reason = f" ({type(error).__name__}: {error})" if error else ""
         console.print(
             f"[red]{len(failed)} of {job.tasks} tasks of job {job.name} did not finish{reason}; see "
             f"{job_dir(run_dir, job.name) / 'logs'} and {log_path}. Run the same command again to resume."
         )
         return RunResult(run_dir, False, None, failed)
+    if submitted:
+        _total_wall_seconds(run_dir, time.perf_counter() - started, tasks_run)
+        console.print(
+            "watch them with squeue; run the same command again after they finish: it goes on with the next job."
+        )
+        return RunResult(run_dir, False, None, [])
     wall = _total_wall_seconds(run_dir, time.perf_counter() - started, tasks_run)
     totals = load_stage_totals(run_dir, labels)
     schema = document_schema(all_stage_columns(prepared))

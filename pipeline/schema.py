@@ -1,4 +1,4 @@
-"""The Parquet document schema of DESIGN.md, and the schema of `removed/` outputs.
+"""The Parquet document schema (docs/formats.md), and the schema of `removed/` outputs.
 
 Stages add flat typed columns (`lang`, `lang_score`, `pii_email`, ...) after the base columns, in
 recipe order, so every shard of a run has the same schema.

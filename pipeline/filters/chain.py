@@ -49,7 +49,7 @@ Runner = Callable[[str, str | None], Verdict]
 
 
 def stage_columns(options: FilterStage) -> tuple[pa.Field, ...]:
-    """The typed columns a stage adds to every document it sees (DESIGN.md: `<stage>_<signal>`)."""
+    """The typed columns a stage adds to every document it sees (docs/formats.md)."""
     return {LangIdStage: LANG_COLUMNS, PiiStage: PII_COLUMNS, C4Stage: C4_COLUMNS}.get(type(options), ())
 
 

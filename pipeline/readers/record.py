@@ -93,7 +93,12 @@ def decode_utf8(data: bytes, invalid_utf8: str) -> tuple[str | None, str | None]
 
 
 def fill_from_fields(record: Record, row: dict, options: ReaderOptions) -> Record:
-    """Take text, id, url and date from a row by the configured field names (JSONL and Parquet)."""
+    """Take text, id, url and date from a row by the configured field names (JSONL and Parquet). The id and
+    url are taken first, so a row removed for its text is still found by its own id."""
+    if options.id_field and row.get(options.id_field) not in (None, ""):  # an empty id is no id
+        record.id = str(row[options.id_field])
+    if options.url_field and isinstance(row.get(options.url_field), str):
+        record.url = row[options.url_field]
     text = row.get(options.text_field)
     if not isinstance(text, str):
         record.removed_by = "missing_text"
@@ -102,10 +107,6 @@ def fill_from_fields(record: Record, row: dict, options: ReaderOptions) -> Recor
         )
         return record
     record.text = text
-    if options.id_field and row.get(options.id_field) not in (None, ""):  # an empty id is no id
-        record.id = str(row[options.id_field])
-    if options.url_field and isinstance(row.get(options.url_field), str):
-        record.url = row[options.url_field]
     if options.date_field:
         record.date = parse_date(row.get(options.date_field))
     return record

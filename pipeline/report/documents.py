@@ -1,10 +1,12 @@
 """Every document a run wrote (kept shards and `removed/`), reduced to a few small columns per document,
 reading one row group at a time: the text is measured and dropped, never held for the whole run.
 
-A row is (stage, rule, bytes, domain, lang, key, source, group): `stage` and `rule` are null for kept
+A row is (stage, rule, bytes, domain, lang, key, source, group, row): `stage` and `rule` are null for kept
 documents, `bytes` is the UTF-8 length of the text as it left the run, `key` a hash of the id that orders
-samples, and (source, group) the file and row group that hold the document, so an example is read back
-from its row group alone. Memory is one row group per thread plus about 40 bytes per document.
+samples, and (source, group, row) the file, row group and row that hold the document, so an example is read
+back from its row group alone, by position (a run folder with a repeated id, from an older version or a
+hand-made shard, still shows the right document). Memory is one row group per thread plus about 44 bytes
+per document.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def _measured_rows(table: pa.Table, sizes: pa.Array, stage: str | None, source: 
         sample_keys(frame["id"]).alias("key"),
         pl.lit(source, pl.UInt32).alias("source"),
         pl.lit(group, pl.UInt32).alias("group"),
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
     )
 
 
@@ -81,26 +84,24 @@ def domain_of(url: pl.Expr) -> pl.Expr:
 
 def fetch_rows(run: RunFolder, wanted: pl.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
     """The documents of `wanted` (rows of the document frame) with `columns`, in the order of `wanted`:
-    each is read from the one row group that holds it."""
+    each is read from the one row group that holds it, at its position there."""
     files = sources(run)
-    places = wanted.select("source", "group").unique().rows()
-    keys = wanted["key"].implode()
+    positions = wanted.select("source", "group", "row")
+    places = positions.select("source", "group").unique().rows()
 
-    def read(place: tuple[int, int]) -> list[tuple[int, dict[str, Any]]]:
-        """(key, row) of the wanted rows of one row group."""
+    def read(place: tuple[int, int]) -> list[tuple[tuple[int, int, int], dict[str, Any]]]:
+        """((source, group, row), document) of the wanted rows of one row group."""
         parquet = pq.ParquetFile(files[place[0]][0])
         present = [c for c in dict.fromkeys(["id", *columns]) if c in parquet.schema_arrow.names]
         table = parquet.read_row_group(place[1], columns=present)
-        ids = pl.from_arrow(table.column("id"))
-        assert isinstance(ids, pl.Series)
-        hashed = sample_keys(ids)
-        mask = hashed.is_in(keys)
-        return list(
-            zip(hashed.filter(mask).to_list(), table.filter(pa.array(mask.to_arrow())).to_pylist(), strict=True)
-        )
+        rows = positions.filter((pl.col("source") == place[0]) & (pl.col("group") == place[1]))["row"].to_list()
+        taken = table.take(pa.array(rows, pa.uint32())).to_pylist()
+        return [
+            ((place[0], place[1], row), {**dict.fromkeys(columns), **doc}) for row, doc in zip(rows, taken, strict=True)
+        ]
 
-    rows = dict(pair for found in _in_threads(read, places) for pair in found)
-    return [rows[key] for key in wanted["key"].to_list() if key in rows]
+    found = dict(pair for part in _in_threads(read, places) for pair in part)
+    return [found[position] for position in positions.iter_rows() if position in found]
 
 
 def locate(frame: pl.DataFrame, ids: list[str]) -> pl.DataFrame:

@@ -59,7 +59,7 @@ def _fetch(
 
 
 def _example(row: dict[str, Any]) -> dict[str, Any]:
-    text = row.pop("text")
+    text = row.pop("text") or ""
     return {
         "id": row.pop("id"),
         "url": row.pop("url", None),

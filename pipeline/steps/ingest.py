@@ -20,10 +20,12 @@ from pipeline.filters.urls import UrlFilterStage, shared_blocklist
 from pipeline.filters.verdict import Verdict
 from pipeline.inputs import InputFile
 from pipeline.progress import TaskProgress, progress_dir
-from pipeline.readers import ReaderOptions, Record, read_records
+from pipeline.readers import ReaderOptions, Record
+from pipeline.readers.task import TaskInput
 from pipeline.recipe import IngestStage
 from pipeline.sandbox import CallFailed, CallTimedOut, TimeLimitedWorker
 from pipeline.steps.counters import StageCounters, Stopwatch
+from pipeline.steps.repeats import RepeatsFolder, mark_repeat
 
 
 class IngestStep(PipelineStep):
@@ -39,6 +41,7 @@ class IngestStep(PipelineStep):
         plan: list[list[int]],
         limits: list[int | None],
         url_filter: UrlFilterStage | None = None,
+        repeats_dir: Path | None = None,
     ):
         super().__init__()
         self.run_dir = run_dir
@@ -48,30 +51,25 @@ class IngestStep(PipelineStep):
         self.plan = plan
         self.limits = limits
         self.url_filter = url_filter
+        self.repeats = RepeatsFolder(repeats_dir) if repeats_dir else None
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         counters = StageCounters(self.name, rank)
         progress = TaskProgress(progress_dir(self.run_dir, self.job) / f"task-{rank:05d}.json")
-        reader_options = ReaderOptions(
-            text_field=self.options.text_field,
-            id_field=self.options.id_field,
-            url_field=self.options.url_field,
-            date_field=self.options.date_field,
-            max_html_bytes=int(self.options.max_html_bytes),
-            invalid_utf8=self.options.invalid_utf8,
-        )
-        limit = self.limits[rank]
+        task = TaskInput(self.files, self.plan[rank], reader_options(self.options), self.limits[rank])
         finished_bytes = 0
         url_check = _UrlCheck(self.url_filter, rank) if self.url_filter else None
         watch = Stopwatch(counters)
         with TimeLimitedWorker(html_to_text, self.options.extract_timeout) as extractor:
-            for file_index in self.plan[rank]:
-                file = self.files[file_index]
+            for file_index, file in task.files():
                 counters.files += 1
-                for record in read_records(file, reader_options):
-                    if not record.document:
+                repeats = self.repeats.for_file(file_index) if self.repeats else {}
+                for ordinal, record in task.records(file):
+                    if ordinal is None:
                         counters.skipped[record.removed_by or "unknown"] += 1
                         continue
+                    if ordinal in repeats:
+                        mark_repeat(record, *repeats[ordinal])
                     document = self._to_document(record, extractor, url_check)
                     removed_by = document.metadata.get("removed_by")
                     if removed_by and document.metadata["removed_stage"] == self.name:
@@ -87,11 +85,7 @@ class IngestStep(PipelineStep):
                     watch.pause()
                     yield document
                     watch.resume()
-                    if limit is not None and counters.docs_in >= limit:
-                        break
                 finished_bytes += file.size or 0
-                if limit is not None and counters.docs_in >= limit:
-                    break
         watch.pause()
         progress.update(finished_bytes, counters.docs_in, force=True)
         if url_check:
@@ -151,6 +145,18 @@ class _UrlCheck:
         if not verdict.kept:
             self.counters.count_removed(verdict.removed_by or "url_filter", len(text.encode("utf-8", "replace")))
         return verdict
+
+
+def reader_options(options: IngestStage) -> ReaderOptions:
+    """What the readers take from the recipe's ingest stage."""
+    return ReaderOptions(
+        text_field=options.text_field,
+        id_field=options.id_field,
+        url_field=options.url_field,
+        date_field=options.date_field,
+        max_html_bytes=int(options.max_html_bytes),
+        invalid_utf8=options.invalid_utf8,
+    )
 
 
 def _remove(document: Document, stage: str, rule: str, detail: str) -> Document:

@@ -272,15 +272,19 @@ def test_slurm_submits_an_array_job_that_writes_every_document(
     assert command.startswith("srun ") == with_srun
     assert command.endswith(f"launch_pickled_pipeline {run_dir / 'ingest' / 'executor.pik'}")
 
-    jobs = fake_slurm.jobs()
-    (array_id, array_job), (merge_id, merge_job) = jobs.items()
+    # one invocation submits the repeat check's two jobs and ingest, each array after the one before
+    jobs = list(fake_slurm.jobs().items())
+    assert len(jobs) == 6
+    (scan_id, _), _, (resolve_id, resolve_job), _, (array_id, array_job), (merge_id, merge_job) = jobs
+    assert resolve_job["directives"]["dependency"] == f"afterok:{scan_id}"
+    assert array_job["directives"]["dependency"] == f"afterok:{resolve_id}"
     assert array_job["argv"][0] == "--export=ALL,RUN_OFFSET=0"
     assert merge_job["directives"]["dependency"] == f"afterok:{array_id}"
     assert "merge_stats" in (fake_slurm.jobs_dir / f"{merge_id}.sh").read_text()
     assert not (run_dir / "ingest" / "completions").exists(), "tasks ran before the cluster started them"
 
     fake_slurm.release()
-    assert fake_slurm.wait() == {array_id: "COMPLETED", merge_id: "COMPLETED"}
+    assert set(fake_slurm.wait().values()) == {"COMPLETED"}
     assert sorted(p.name for p in (run_dir / "ingest" / "completions").iterdir()) == ["00000", "00001", "00002"]
     assert sorted(p.name for p in (run_dir / "ingest" / "slurm_logs").iterdir()) == [
         f"{array_id}_0.out",
@@ -289,7 +293,7 @@ def test_slurm_submits_an_array_job_that_writes_every_document(
         f"{merge_id}_0.out",
     ]
     assert (run_dir / "ingest" / "stats.json").exists()  # written by the merge_stats job
-    assert len(fake_slurm.srun_calls()) == (3 if with_srun else 0)
+    assert len(fake_slurm.srun_calls()) == (3 + 1 + 3 if with_srun else 0)  # scan, resolve and ingest tasks
     documents = kept(run_dir)
     assert len(documents) == len({doc_id for doc_id, _ in documents}) == 3 * DOCS_PER_FILE
 
@@ -325,16 +329,16 @@ def test_slurm_runs_a_dedup_recipe_one_job_per_invocation(tmp_path: Path, crawl:
         result, screen = run(recipe, tmp_path / "run")
         if result.complete:
             break
-        jobs_seen.append(re.search(r"tasks of job (\S+) to Slurm", screen).group(1))
+        jobs_seen.append(re.findall(r"tasks of job (\S+) to Slurm", screen))
         fake_slurm.release()
         assert set(fake_slurm.wait().values()) == {"COMPLETED"}
     assert result.complete, screen
     assert jobs_seen == [
-        "ingest",
-        "minhash_dedup/keys",
-        "minhash_dedup/buckets",
-        "minhash_dedup/cluster",
-        "minhash_dedup/apply",
+        ["repeats/scan", "repeats/resolve", "ingest"],  # planned without each other's output: submitted together
+        ["minhash_dedup/keys"],
+        ["minhash_dedup/buckets"],
+        ["minhash_dedup/cluster"],
+        ["minhash_dedup/apply"],
     ]
     local = recipe.read_text().replace('kind = "slurm"', 'kind = "local"')
     local = re.sub(r"\[executor.slurm\].*?\n\n", "", local, flags=re.S)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import MARKUP
@@ -97,3 +99,18 @@ def test_every_probe_measures_its_rule_on_a_passing_document(rule: str) -> None:
     (value,) = measure(kind(), rule, [(text, "https://example.org/")])
     assert value is not None and "=" in value
     assert any(p.fullmatch(rule) for p, _ in _NGRAM_PROBES) or rule in _PROBES
+
+
+def test_examples_are_read_by_position_even_when_ids_repeat(report_run: Path, tmp_path: Path) -> None:
+    """A run folder whose ids repeat (an older version's, or shards edited by hand) still shows each removed
+    document's own text, not another document's with the same id."""
+    run = tmp_path / "run"
+    shutil.copytree(report_run, run)
+    kept_id = next(iter(by_id(run / "shards")))
+    path = next((run / "removed" / "gopher_repetition").glob("part-*.parquet"))
+    table = pq.read_table(path)
+    pq.write_table(table.set_column(0, "id", pa.array([kept_id] * table.num_rows)), path)
+    assert table.column_names[0] == "id"
+    group = figures_rule(compute_figures(RunFolder.open(run), samples=100), "gopher_duplicate_lines")
+    texts = {row["text"][:EXAMPLE_CHARS] for row in table.to_pylist()}
+    assert group["removed"] and all(e["id"] == kept_id and e["text"] in texts for e in group["removed"])
