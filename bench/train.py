@@ -34,7 +34,7 @@ EOS = 0
 
 
 def random_packed(folder: Path, tokens: int, vocab: int, seed: int = 0) -> Path:
-    """A packed folder (DESIGN.md layout) of uniformly random tokens in documents of ~1000 tokens."""
+    """A packed folder (docs/formats.md layout) of uniformly random tokens in documents of ~1000 tokens."""
     rng = np.random.default_rng(seed)
     stream = rng.integers(1, vocab, tokens, dtype=np.int64)
     ends = np.arange(1000, tokens, 1000, dtype=np.int64)

@@ -1,4 +1,4 @@
-"""Packed token folders in the DESIGN.md layout, written directly, for the trainer's tests."""
+"""Packed token folders in the docs/formats.md layout, written directly, for the trainer's tests."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ EOS = 99
 
 
 def write_packed(folder: Path, documents: list[list[int]], parts: int = 3, split: str = "train") -> Path:
-    """A packed folder in the DESIGN.md layout, documents spread over `parts` parts of `split` (a second call
+    """A packed folder in the docs/formats.md layout, documents spread over `parts` parts of `split` (a second call
     with another split adds it to the same manifest)."""
     shards = []
     for part in range(parts):

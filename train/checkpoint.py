@@ -1,4 +1,4 @@
-"""Checkpoints per DESIGN.md: `CKPT/step-NNNNNN/` with `model.safetensors`, `config.json` (model config
+"""Checkpoints (docs/formats.md): `CKPT/step-NNNNNN/` with `model.safetensors`, `config.json` (model config
 and tokenizer fingerprint), `optimizer.pt` (plain tensors only, read with `weights_only=True`) and
 `state.json` (step, RNG states, data position), plus a `latest` file naming the newest complete step.
 
