@@ -88,6 +88,11 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
         base = Path.cwd() if key in typed else path.parent
         return str(Path(value) if Path(value).is_absolute() else (base / value).resolve())
 
+    if config.optim.warmup > config.run.steps:
+        raise UserError(
+            f"{path}: optim.warmup: {config.optim.warmup} warmup steps in a run of run.steps = {config.run.steps}; "
+            f"set optim.warmup to {config.run.steps} or fewer (e.g. --set optim.warmup={config.run.steps // 10})"
+        )
     config.data.path = resolve("data.path", config.data.path)
     if not (Path(config.data.path) / "manifest.json").is_file():
         raise UserError(f"{path}: data.path: {config.data.path} is not a `gristmill pack` output (no manifest.json)")

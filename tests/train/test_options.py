@@ -114,6 +114,8 @@ def test_user_errors_are_one_line(
     assert "run.report_to" in one_line_error([path, "--set", 'run.report_to=["mlflow"]'], capsys)
     assert "optim.name" in one_line_error([path, "--set", "optim.name=sgd"], capsys)
     assert "run.dtype" in one_line_error([path, "--set", "run.dtype=fp8"], capsys)
+    too_long = one_line_error([path, "--set", "run.steps=3", "--set", "optim.warmup=20"], capsys)
+    assert "optim.warmup: 20 warmup steps in a run of run.steps = 3" in too_long
 
 
 def test_resuming_a_damaged_or_foreign_checkpoint_is_one_line(
