@@ -222,6 +222,183 @@ def test_phone_look_alikes_left(text: str) -> None:
     assert verdict.columns == counts()
 
 
+BARE = PiiStage(bare_digit_phones=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2135550123", PH),
+        ("2002000000", PH),  # lowest area code and exchange the rule accepts
+        ("9899999999", PH),  # highest: 99X is an N9X area code
+        ("5552345678", PH),
+        ("Call 2135550123 today.", f"Call {PH} today."),
+        ("Call 2135550123.", f"Call {PH}."),
+        ("tel:2135550123", f"tel:{PH}"),
+        ("Phone: 2135550123, fax: 2135550124", f"Phone: {PH}, fax: {PH}"),
+        ("(2135550123)", f"({PH})"),
+        ("电话2135550123。", f"电话{PH}。"),
+        # a trunk `1` with one space or dash is part of the number
+        ("1 2135550123", PH),
+        ("1-2135550123", PH),
+        ("call 1-8005550199", f"call {PH}"),
+        # `+`-prefixed forms are the international pass's, masked once either way
+        ("+1 2135550123", PH),
+        ("+12135550123", PH),
+        ("+2135550123", PH),
+    ],
+)
+def test_bare_digit_phone_masked_when_on(text: str, expected: str) -> None:
+    verdict = mask_pii(text, BARE)
+    assert verdict.text == expected
+    assert verdict.columns == counts(phone=expected.count(PH))
+    # off by default: only the `+`-prefixed forms, which the international pass takes, are masked
+    default = mask_pii(text)
+    assert default.text == (expected if "+" in text else text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # area code or exchange outside the NANP
+        "0835550123",
+        "1835550123",
+        "2130550123",
+        "2131550123",
+        "2831823829",  # the (283) 182-3829 of the issue: exchange 182 starts with 1
+        "2115550123",  # N11 area code
+        "9115550123",
+        "2139110123",  # N11 exchange
+        "2134110123",
+        "2905550123",  # N9X area code, reserved
+        "9995550123",
+        # not ten digits
+        "213555012",
+        "21355501231",
+        "12135550123",  # trunk glued: 11 digits
+        "213555012312345",
+        # glued to a word or a digit
+        "ID2135550123",
+        "2135550123px",
+        "x2135550123y",
+        "_2135550123",
+        "٣2135550123",  # Arabic-Indic digit
+        "2135550123٣",
+        # part of a number: sign, decimals, groups, ranges, lists, versions
+        "-2135550123",
+        "0.2135550123",
+        ".2135550123",
+        "2135550123.5",
+        "2135550123,5",
+        "3,2135550123",
+        "1.2135550123",
+        "65536-2135550123",
+        "2135550123-01",
+        "2135550123-2135550124",
+        "12:2135550123",
+        "2135550123:30",
+        "2/2135550123",
+        "2135550123/2",
+        "1e2135550123",
+        "2135550123e5",
+        # references, money, URLs, file names
+        "#2135550123",
+        "$2135550123",
+        "id=2135550123",
+        "https://example.com/item/2135550123",
+        "2135550123.html",
+        "2135550123-abc",
+        # a trunk `1` after a number or with a dot is not a trunk
+        "1 1.2135550123",
+        "x1 2135550123x",
+        # Unix timestamps before 2033-05-18 start with 1
+        "1000000000",
+        "1700000000",
+        "1999999999",
+        "created 1718000000 by",
+    ],
+)
+def test_bare_digit_look_alikes_left_when_on(text: str) -> None:
+    verdict = mask_pii(text, BARE)
+    assert verdict.text == text
+    assert verdict.columns == counts()
+
+
+def test_unix_timestamps_before_2033_are_never_bare_phones() -> None:
+    stamps = [1_000_000_000 + i * 7_919_993 for i in range(127)] + [1_999_999_999, 2_000_000_000 - 1]
+    text = " ".join(str(stamp) for stamp in stamps)
+    assert all(len(str(stamp)) == 10 for stamp in stamps)
+    verdict = mask_pii(text, BARE)
+    assert verdict.text == text
+    assert verdict.columns == counts()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # known wrong masks that justify the default: the rule only sees digits
+        "2147483647",
+        "4294967295",
+        "5368709120 bytes",
+        "serial 2024011509",
+        "2362034977",  # a Unix timestamp after 2033-05-18 (2044-11-06)
+    ],
+)
+def test_bare_digit_numbers_that_look_like_phones_are_masked_only_when_on(text: str) -> None:
+    assert mask_pii(text).text == text
+    assert mask_pii(text, BARE).columns == counts(phone=1)
+
+
+def test_bare_digit_phones_needs_phone_on() -> None:
+    verdict = mask_pii("2135550123 and 555-123-4567", PiiStage(phone=False, bare_digit_phones=True))
+    assert verdict.text == "2135550123 and 555-123-4567"
+    assert verdict.columns == counts()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "expected_counts"),
+    [
+        # formatted phones are masked as before, once, whether the bare pass is on or off
+        ("(283) 182-3829 or 2135550123", f"{PH} or {PH}", counts(phone=2)),
+        ("555-123-4567 2135550123", f"{PH} {PH}", counts(phone=2)),
+        ("+44 20 7946 0958 2135550123", f"{PH} {PH}", counts(phone=2)),
+        # e-mails and IPs are masked first: their digits are not phones
+        ("2135550123@example.com", E, counts(email=1)),
+        ("10.0.0.1 2135550123", f"{IP} {PH}", counts(ip=1, phone=1)),
+    ],
+)
+def test_bare_digit_pass_runs_last(text: str, expected: str, expected_counts: dict[str, int]) -> None:
+    verdict = mask_pii(text, BARE)
+    assert verdict.text == expected
+    assert verdict.columns == expected_counts
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(283) 182-3829",
+        "(555) 123-4567",
+        "555-123-4567",
+        "1-800-555-0199",
+        "+1 555 123 4567",
+        "+44 20 7946 0958",
+    ],
+)
+def test_formatted_phones_unchanged_by_bare_digit_option(text: str) -> None:
+    off = mask_pii(text)
+    on = mask_pii(text, BARE)
+    assert off.text == on.text == PH
+    assert off.columns == on.columns == counts(phone=1)
+
+
+@pytest.mark.parametrize("unit", ["2135550123 ", "1 ", "1-", "2135550123", "21355501231", "-2135550123", "1 1 2"])
+def test_bare_digit_pass_on_ten_megabyte_line(unit: str) -> None:
+    text = unit * (TEN_MB // len(unit))
+    verdict = mask_pii(text, BARE)
+    expected = text.count("2135550123 ") if unit == "2135550123 " else 0
+    assert verdict.columns == counts(phone=expected)
+
+
 def test_kinds_in_one_document_are_each_counted() -> None:
     text = (
         "Mail ann@example.com or bob.smith@example.org, "
