@@ -53,8 +53,8 @@ class Job:
     tasks: int
     steps: list[PipelineStep]
     total_bytes: int | None = None
-    # the next job can be planned before this one ran (its tasks do not depend on this one's output), so a
-    # Slurm run submits both at once, the next one waiting for this one
+    # the job after this one can be planned before this one ran (its task count does not depend on what this
+    # one writes), so a Slurm run submits both at once, the next one waiting for this one with afterok
     plans_ahead: bool = False
 
 
@@ -80,17 +80,25 @@ def all_stage_columns(prepared: PreparedRun) -> list[pa.Field]:
 
 
 def repeats_dir(prepared: PreparedRun) -> Path | None:
-    """Where the repeat phases keep their tables; None when the inputs carry no ids that could repeat."""
+    """The repeat phases' folder (their two jobs and work/); None when the inputs carry no ids that could
+    repeat, or when ingest finished before the check existed (a run folder of an earlier version)."""
     if not carries_ids(prepared.files, reader_options(prepared.recipe.ingest)):
         return None
-    return job_dir(prepared.run_dir, "repeats") / "work"
+    if all_tasks_done(prepared.run_dir, "ingest", len(prepared.plan)):
+        return None
+    return job_dir(prepared.run_dir, "repeats")
+
+
+def all_tasks_done(run_dir: Path, job: str, tasks: int) -> bool:
+    completions = job_dir(run_dir, job) / "completions"
+    return all((completions / f"{task:05d}").exists() for task in range(tasks))
 
 
 def intermediate_paths(prepared: PreparedRun) -> list[Path]:
     """What the jobs of a run pass on to each other (the repeat tables, a copy of the documents before each
     dedup stage, and the stage's arrays), which a complete run no longer needs."""
     run_dir, job = prepared.run_dir, "ingest"
-    paths = [path] if (path := repeats_dir(prepared)) else []
+    paths = [job_dir(run_dir, "repeats") / "work"]
     for segment in prepared.recipe.segments[1:]:
         assert segment.dedup is not None
         paths += [docs_dir(run_dir, job), job_dir(run_dir, segment.dedup.kind) / "work"]
@@ -190,7 +198,8 @@ def _repeat_phases(prepared: PreparedRun) -> Iterator[Job]:
     scan = RepeatScanStep(prepared.files, prepared.plan, prepared.limits, options, work, progress)
     total = sum(f.size or 0 for f in prepared.files) or None
     yield Job("repeats/scan", len(prepared.plan), [scan], total, plans_ahead=True)
-    yield Job("repeats/resolve", 1, [RepeatResolveStep(len(prepared.files), work)], plans_ahead=True)
+    resolve = RepeatResolveStep(len(prepared.files), len(prepared.plan), work)
+    yield Job("repeats/resolve", 1, [resolve], plans_ahead=True)
 
 
 def _dedup_phases(prepared: PreparedRun, stage: DedupStage, documents: Path) -> Iterator[Job]:

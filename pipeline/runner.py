@@ -37,6 +37,7 @@ from pipeline.progress import ProgressWatcher
 from pipeline.recipe import URL_LIST_FIELDS
 from pipeline.schema import document_schema
 from pipeline.steps.dedup import read_cluster_stats
+from pipeline.steps.repeats import renamed_note
 from pipeline.steps.shard import shards_dir
 from pipeline.summary import load_stage_totals, print_summary, save_summary
 
@@ -208,9 +209,11 @@ def _execute_locked(prepared: PreparedRun, console: Console) -> RunResult:
             break
         _total_wall_seconds(run_dir, time.perf_counter() - started, tasks_run)
         reason = f" ({type(error).__name__}: {error})" if error else ""
+        # jobs this invocation submitted before the failure would run (or wait forever) beside a resubmission
+        cancel = f"scancel {' '.join(submitted)}, then run" if submitted else "Run"
         console.print(
             f"[red]{len(failed)} of {job.tasks} tasks of job {job.name} did not finish{reason}; see "
-            f"{job_dir(run_dir, job.name) / 'logs'} and {log_path}. Run the same command again to resume."
+            f"{job_dir(run_dir, job.name) / 'logs'} and {log_path}. {cancel} the same command again to resume."
         )
         return RunResult(run_dir, False, None, failed)
     if submitted:
@@ -235,4 +238,6 @@ def _execute_locked(prepared: PreparedRun, console: Console) -> RunResult:
         for path in intermediate_paths(prepared):
             shutil.rmtree(path, ignore_errors=True)
     print_summary(console, run_dir, totals, manifest, wall, clusters)
+    if note := renamed_note(run_dir):
+        console.print(note)
     return RunResult(run_dir, True, manifest, [])

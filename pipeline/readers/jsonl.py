@@ -8,10 +8,10 @@ import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
-import fsspec
 import orjson
 import zstandard
 
+from pipeline.readers.opening import open_input
 from pipeline.readers.record import ReaderOptions, Record, decode_utf8, failure, fill_from_fields, stable_id
 
 ZSTD_CHUNK = 1 << 16
@@ -67,7 +67,7 @@ def _decompressed(raw: IO[bytes], path: str) -> IO[bytes]:
 
 def read_jsonl(path: str, options: ReaderOptions) -> Iterator[Record]:
     try:
-        raw = fsspec.open(path, "rb").open()
+        raw = open_input(path)
     except Exception as error:  # any fsspec backend error: the file is unreadable, not the run
         yield failure(f"{path}:0", 0, "read_error", f"cannot open: {type(error).__name__}: {error}")
         return

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import fsspec
 import pyarrow.parquet as pq
 
+from pipeline.readers.opening import open_input
 from pipeline.readers.record import ReaderOptions, Record, failure, fill_from_fields, stable_id
 
 BATCH_ROWS = 1024
@@ -15,7 +15,7 @@ BATCH_ROWS = 1024
 def read_parquet(path: str, options: ReaderOptions) -> Iterator[Record]:
     row = 0
     try:
-        with fsspec.open(path, "rb") as handle:
+        with open_input(path) as handle:
             parquet = pq.ParquetFile(handle)
             rows = parquet.metadata.num_rows
             file_bytes = handle.seek(0, 2)  # progress is counted in file bytes: rows map onto them evenly

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import fsspec
-
+from pipeline.readers.opening import open_input
 from pipeline.readers.record import ReaderOptions, Record, decode_utf8, failure, stable_id
 from pipeline.readers.sniff import binary_kind
 
@@ -13,7 +12,7 @@ from pipeline.readers.sniff import binary_kind
 def read_text_file(path: str, options: ReaderOptions) -> Iterator[Record]:
     source = f"{path}@0"
     try:
-        with fsspec.open(path, "rb") as handle:
+        with open_input(path) as handle:
             data = handle.read()
     except Exception as error:  # any fsspec backend error: the file is unreadable, not the run
         yield failure(source, 0, "read_error", f"cannot read: {type(error).__name__}: {error}")

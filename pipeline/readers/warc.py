@@ -14,9 +14,9 @@ import zlib
 from collections.abc import Iterator
 from typing import IO
 
-import fsspec
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
+from pipeline.readers.opening import open_input
 from pipeline.readers.record import ReaderOptions, Record, decode_utf8, failure, stable_id
 from pipeline.readers.sniff import SNIFF_BYTES, binary_kind
 
@@ -34,7 +34,7 @@ SCAN_CHUNK = 1 << 20
 
 def read_warc(path: str, options: ReaderOptions) -> Iterator[Record]:
     try:
-        handle = fsspec.open(path, "rb").open()
+        handle = open_input(path)
     except Exception as error:  # any fsspec backend error: the file is unreadable, not the run
         yield failure(f"{path}@0", 0, "read_error", f"cannot open: {type(error).__name__}: {error}")
         return

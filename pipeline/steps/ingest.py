@@ -25,7 +25,7 @@ from pipeline.readers.task import TaskInput
 from pipeline.recipe import IngestStage
 from pipeline.sandbox import CallFailed, CallTimedOut, TimeLimitedWorker
 from pipeline.steps.counters import StageCounters, Stopwatch
-from pipeline.steps.repeats import RepeatsFolder, mark_repeat
+from pipeline.steps.repeats import FileRepeats, RepeatsFolder
 
 
 class IngestStep(PipelineStep):
@@ -59,17 +59,19 @@ class IngestStep(PipelineStep):
         task = TaskInput(self.files, self.plan[rank], reader_options(self.options), self.limits[rank])
         finished_bytes = 0
         url_check = _UrlCheck(self.url_filter, rank) if self.url_filter else None
+        if self.repeats and not self.repeats.resolve_done.exists():  # Slurm: afterok may not have waited for it
+            raise RuntimeError("ingest: the repeat check (repeats/resolve) has not finished; run again")
         watch = Stopwatch(counters)
         with TimeLimitedWorker(html_to_text, self.options.extract_timeout) as extractor:
             for file_index, file in task.files():
                 counters.files += 1
-                repeats = self.repeats.for_file(file_index) if self.repeats else {}
+                repeats = FileRepeats(self.repeats, file_index, file) if self.repeats else None
                 for ordinal, record in task.records(file):
                     if ordinal is None:
                         counters.skipped[record.removed_by or "unknown"] += 1
                         continue
-                    if ordinal in repeats:
-                        mark_repeat(record, *repeats[ordinal])
+                    if repeats is not None:
+                        repeats.apply(ordinal, record)
                     document = self._to_document(record, extractor, url_check)
                     removed_by = document.metadata.get("removed_by")
                     if removed_by and document.metadata["removed_stage"] == self.name:
@@ -85,6 +87,8 @@ class IngestStep(PipelineStep):
                     watch.pause()
                     yield document
                     watch.resume()
+                if repeats is not None:
+                    repeats.finish()
                 finished_bytes += file.size or 0
         watch.pause()
         progress.update(finished_bytes, counters.docs_in, force=True)

@@ -211,6 +211,12 @@ def generalised(name: str, stages: set[str]) -> str:
     return re.sub(r"\d", "N", name)
 
 
+def names_in(text: str, name: str) -> bool:
+    """Whether `name` is written in `text` as a whole path component: `NNNNN.json` is not in `task-NNNNN.json`,
+    nor `stats` in `stats.json`."""
+    return re.search(rf"(?<![\w.<>=-]){re.escape(name)}(?![\w.<>=-])", text) is not None
+
+
 def assert_tree_documented(folder: Path, heading: str, skip: tuple[str, ...] = ()) -> None:
     """Every name under `folder` (generalised) appears in the doc's section on it."""
     text = section(heading)
@@ -220,7 +226,16 @@ def assert_tree_documented(folder: Path, heading: str, skip: tuple[str, ...] = (
         if parts[0] in skip:
             continue
         for part in parts:
-            assert generalised(part, stages) in text, f"{heading}: {path.relative_to(folder)} ({part}) undocumented"
+            name = generalised(part, stages)
+            assert names_in(text, name), f"{heading}: {path.relative_to(folder)} ({name}) undocumented"
+
+
+def test_a_name_counts_only_as_a_whole_path_component():
+    text = "  stats/<stage>/task-NNNNN.json   counters\n  a/b.parquet, c.npy;  d/"
+    assert names_in(text, "task-NNNNN.json") and names_in(text, "<stage>") and names_in(text, "stats")
+    assert names_in(text, "b.parquet") and names_in(text, "c.npy") and names_in(text, "d")
+    assert not names_in(text, "NNNNN.json") and not names_in(text, "task") and not names_in(text, "stage")
+    assert not names_in(text, "parquet") and not names_in(text, "b")
 
 
 def read_json(path: Path) -> Any:

@@ -107,6 +107,8 @@ def submit(argv):
     text = script.read_text()  # datatrove deletes this temp file as soon as sbatch returns
     JOBS.mkdir(parents=True, exist_ok=True)
     job_id = str(1000 + len(list(JOBS.glob("*.json"))))
+    if job_id == os.environ.get("FAKE_SBATCH_REFUSE"):
+        sys.exit("sbatch: error: Batch job submission failed: QOSMaxSubmitJobPerUserLimit")
     (JOBS / f"{job_id}.sh").write_text(text)
     directives = dict(re.findall(r"^#SBATCH --([\w-]+)=?(.*)$", text, re.M))
     for option in options:
@@ -315,6 +317,16 @@ def test_slurm_rerun_after_the_jobs_finish_writes_the_manifest(
     assert result.manifest["documents"] == 3 * DOCS_PER_FILE
     assert json.loads((run_dir / "shards" / "manifest.json").read_text())["documents"] == 3 * DOCS_PER_FILE
     assert len(kept(run_dir)) == 3 * DOCS_PER_FILE
+
+
+def test_slurm_submission_refused_part_way_says_which_jobs_to_cancel(
+    tmp_path: Path, crawl: list[Path], fake_slurm: FakeSlurm, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("FAKE_SBATCH_REFUSE", "1004")  # the ingest array, after scan, resolve and their merges
+    result, screen = run(slurm_recipe(tmp_path, crawl, with_srun=False), tmp_path / "run")
+    assert not result.complete
+    assert "tasks of job ingest did not finish (CalledProcessError: Command '['sbatch'" in screen
+    assert "scancel 1000 1002, then run the same command again" in " ".join(screen.split())
 
 
 @pytest.mark.slow

@@ -19,15 +19,26 @@ from gristmill.cli import main
 from pipeline.inputs import resolve_inputs
 from pipeline.prepared import prepare_run
 from pipeline.readers import ReaderOptions, read_records
+from pipeline.readers.record import stable_id
+from pipeline.recipe import IngestStage
 from pipeline.runner import execute
-from pipeline.steps.repeats import RULE
+from pipeline.steps.ingest import IngestStep
+from pipeline.steps.repeats import (
+    RECORD_COLUMNS,
+    RULE,
+    FileRepeats,
+    RepeatResolveStep,
+    RepeatScanStep,
+    RepeatsFolder,
+    decide,
+)
 
 QUICKSTART = Path(__file__).resolve().parents[3] / "recipes" / "samples" / "quickstart.warc.gz"
 
 
-def run(folder: Path, output: Path, workers: int = 2, recipe_extra: str = "") -> Path:
+def run(folder: Path, output: Path, workers: int = 2, tasks: int = 0) -> Path:
     recipe = output.parent / f"{output.name}.toml"
-    recipe.write_text(f'[executor]\nworkers = {workers}\n\n[[stage]]\nkind = "ingest"\n{recipe_extra}\n')
+    recipe.write_text(f'[executor]\nworkers = {workers}\ntasks = {tasks}\n\n[[stage]]\nkind = "ingest"\n')
     result = execute(prepare_run(recipe, inputs=[str(folder)], output=output), Console(file=io.StringIO()))
     assert result.complete
     return output
@@ -110,8 +121,11 @@ def test_a_repeat_names_its_id_and_where_it_was_kept(damaged_run: Path):
     assert truncated_copies.height > 100
 
 
-def test_the_same_copies_are_kept_and_removed_with_any_worker_count(damaged_inputs: Path, damaged_run: Path, tmp_path):
-    other = run(damaged_inputs, tmp_path / "one-worker", workers=1)
+@pytest.mark.parametrize(("workers", "tasks"), [(1, 0), (1, 1), (2, 3)])
+def test_the_same_copies_are_kept_and_removed_with_any_worker_or_task_count(
+    damaged_inputs: Path, damaged_run: Path, tmp_path: Path, workers: int, tasks: int
+):
+    other = run(damaged_inputs, tmp_path / "other", workers=workers, tasks=tasks)
     assert every_row(other).sort("id").equals(every_row(damaged_run).sort("id"))
 
 
@@ -123,31 +137,43 @@ def test_the_report_reads_the_run_and_every_check_holds(damaged_run: Path, tmp_p
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_jsonl_ids_keep_the_first_complete_record(tmp_path: Path):
+def test_jsonl_a_repeat_is_the_same_id_with_the_same_text(tmp_path: Path):
     inputs = tmp_path / "inputs"
-    write_jsonl(inputs / "a.jsonl", [("x", "first x"), ("y", "first y"), ("x", "second x in the same file")])
-    write_jsonl(inputs / "b.jsonl", [("y", "second y"), ("z", "only z")])
+    write_jsonl(inputs / "a.jsonl", [("x", "first x"), ("y", "first y"), ("x", "another x"), ("x", "first x")])
+    write_jsonl(inputs / "b.jsonl", [("y", "first y"), ("z", "only z")])
     # a row "w" with no text is removed while reading, so the later complete "w" keeps the id
     (inputs / "a0.jsonl").write_text('{"id": "w", "text": null}\n', encoding="utf-8")
     write_jsonl(inputs / "c.jsonl", [("w", "complete w")])
     rows = every_row(run(inputs, tmp_path / "run"))
-    kept = rows.filter(pl.col("removed_by").is_null()).sort("id")
+    assert rows["id"].n_unique() == rows.height == 8
+    kept = rows.filter(pl.col("removed_by").is_null()).sort("source")
     assert kept.select("id", "source").rows() == [
-        ("w", f"{inputs}/c.jsonl:1"),
         ("x", f"{inputs}/a.jsonl:1"),
         ("y", f"{inputs}/a.jsonl:2"),
+        (f"x~{stable_id(f'{inputs}/a.jsonl:3')[:16]}", f"{inputs}/a.jsonl:3"),  # another document, its own id
         ("z", f"{inputs}/b.jsonl:2"),
+        ("w", f"{inputs}/c.jsonl:1"),
     ]
     repeats = rows.filter(pl.col("removed_by") == RULE).sort("source")
     assert repeats.select("source", "removed_detail").rows() == [
-        (f"{inputs}/a.jsonl:3", f"repeat of id x, kept at {inputs}/a.jsonl:1"),
-        (
-            f"{inputs}/a0.jsonl:1",
-            f"repeat of id w, kept at {inputs}/c.jsonl:1; this copy was also missing_text: field 'text' is absent",
-        ),
+        (f"{inputs}/a.jsonl:4", f"repeat of id x, kept at {inputs}/a.jsonl:1"),
         (f"{inputs}/b.jsonl:1", f"repeat of id y, kept at {inputs}/a.jsonl:2"),
     ]
-    assert rows["id"].n_unique() == rows.height
+    textless = rows.filter(pl.col("removed_by") == "missing_text")
+    assert textless["id"].to_list() == [f"w~{stable_id(f'{inputs}/a0.jsonl:1')[:16]}"]
+
+
+def test_jsonl_files_numbered_from_one_each_keep_every_document(tmp_path: Path, capsys):
+    inputs = tmp_path / "inputs"
+    for name in ("a", "b", "c"):
+        write_jsonl(inputs / f"{name}.jsonl", [(str(n), f"document {n} of export {name}") for n in (1, 2, 3)])
+    recipe = tmp_path / "run.toml"
+    recipe.write_text('[[stage]]\nkind = "ingest"\n')
+    assert main(["run", str(recipe), "--input", str(inputs), "--output", str(tmp_path / "run")]) == 0
+    rows = every_row(tmp_path / "run")
+    assert rows.height == 9 and rows["removed_by"].null_count() == 9
+    assert rows["id"].n_unique() == 9
+    assert "6 documents have an id that another document" in capsys.readouterr().out
 
 
 def test_inputs_without_ids_need_no_repeat_check(tmp_path: Path):
@@ -158,3 +184,94 @@ def test_inputs_without_ids_need_no_repeat_check(tmp_path: Path):
     run_dir = run(inputs, tmp_path / "run")
     assert not (run_dir / "repeats").exists()
     assert every_row(run_dir)["id"].n_unique() == 2
+
+
+def test_decide_keeps_the_first_complete_copy_and_renames_distinct_documents():
+    records = pl.DataFrame(
+        {
+            "hi": [1, 1, 1, 1, 2],
+            "lo": [5, 5, 5, 5, 6],
+            "content": [7, 7, 8, 7, 0],
+            "complete": [False, True, True, True, True],
+            "file": [0, 1, 1, 2, 2],
+            "ordinal": [0, 0, 1, 0, 1],
+        },
+        schema=RECORD_COLUMNS,
+    )
+    rows = decide(records).sort("file", "ordinal").rows(named=True)
+    assert [(r["file"], r["ordinal"], r["renamed"], r["kept_file"], r["kept_ordinal"]) for r in rows] == [
+        (0, 0, False, 1, 0),  # the damaged first copy is the repeat of the complete one
+        (1, 1, True, None, None),  # same id, another text: another document
+        (2, 0, False, 1, 0),
+    ]
+
+
+def scan(inputs: Path, work: Path) -> list:
+    files = resolve_inputs([str(inputs)])
+    step = RepeatScanStep(files, [list(range(len(files)))], [None], ReaderOptions(), work, work / "progress")
+    list(step.run())
+    return files
+
+
+def test_ingest_fails_when_a_file_reads_differently_than_in_the_scan(tmp_path: Path):
+    path = write_jsonl(tmp_path / "in" / "a.jsonl", [("1", "one"), ("2", "two")])
+    files = scan(tmp_path / "in", tmp_path / "repeats")
+    folder = RepeatsFolder(tmp_path / "repeats")
+    repeats = FileRepeats(folder, 0, files[0])
+    for ordinal, record in enumerate(read_records(files[0], ReaderOptions())):
+        repeats.apply(ordinal, record)
+    repeats.finish()  # read as scanned: no complaint
+    write_jsonl(path, [("1", "one"), ("2", "two"), ("3", "three")])
+    repeats = FileRepeats(folder, 0, files[0])
+    with pytest.raises(RuntimeError, match="reads differently now than in the repeat scan: document record 3"):
+        for ordinal, record in enumerate(read_records(files[0], ReaderOptions())):
+            repeats.apply(ordinal, record)
+    write_jsonl(path, [("1", "one")])
+    repeats = FileRepeats(folder, 0, files[0])
+    repeats.apply(0, next(read_records(files[0], ReaderOptions())))
+    with pytest.raises(RuntimeError, match="ended after 1 document records, the scan read 2"):
+        repeats.finish()
+
+
+def test_a_scan_task_that_runs_again_voids_the_decisions(tmp_path: Path):
+    write_jsonl(tmp_path / "in" / "a.jsonl", [("1", "one")])
+    folder = RepeatsFolder(tmp_path / "repeats")
+    folder.resolve_done.parent.mkdir(parents=True)
+    folder.resolve_done.touch()
+    scan(tmp_path / "in", tmp_path / "repeats")
+    assert not folder.resolve_done.exists()
+
+
+def test_resolve_waits_for_every_scan_task(tmp_path: Path):
+    write_jsonl(tmp_path / "in" / "a.jsonl", [("1", "one")])
+    scan(tmp_path / "in", tmp_path / "repeats")
+    folder = RepeatsFolder(tmp_path / "repeats")
+    folder.scan_done(0).parent.mkdir(parents=True)
+    folder.scan_done(0).touch()
+    with pytest.raises(RuntimeError, match=r"scan tasks \[1\] have not finished"):
+        list(RepeatResolveStep(1, 2, tmp_path / "repeats").run())
+    folder.scan_done(1).touch()
+    list(RepeatResolveStep(1, 2, tmp_path / "repeats").run())
+    assert json.loads(folder.stats.read_text()) == {"documents": 1, "repeats": 0, "renamed": 0}
+
+
+def test_ingest_does_not_start_before_the_decisions_exist(tmp_path: Path):
+    write_jsonl(tmp_path / "in" / "a.jsonl", [("1", "one")])
+    files = scan(tmp_path / "in", tmp_path / "repeats")
+    step = IngestStep(
+        tmp_path, "ingest", IngestStage(kind="ingest"), files, [[0]], [None], repeats_dir=tmp_path / "repeats"
+    )
+    with pytest.raises(RuntimeError, match=r"repeats/resolve\) has not finished"):
+        list(step.run())
+
+
+def test_a_run_folder_whose_ingest_finished_before_the_check_skips_it(tmp_path: Path):
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    shutil.copy(QUICKSTART, folder / "a.warc.gz")
+    run_dir = run(folder, tmp_path / "run")
+    before = every_row(run_dir).sort("id")
+    shutil.rmtree(run_dir / "repeats")  # as a run folder of an earlier version has none
+    run(folder, run_dir)
+    assert not (run_dir / "repeats").exists()
+    assert every_row(run_dir).sort("id").equals(before)
