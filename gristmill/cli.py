@@ -116,10 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue from run.output's latest checkpoint")
     train.set_defaults(handler=_cmd_train)
 
+    from pipeline.classifier.commands import add_parsers as add_classifier_parsers
     from tokenizer.commands import add_parsers
     from train.commands import add_parsers as add_model_parsers
 
     add_parsers(commands)
+    add_classifier_parsers(commands)
     add_model_parsers(commands)
     return parser
 

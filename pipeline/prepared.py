@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gristmill_base.errors import UserError
+from pipeline.filters.classifier import ClassifierStage, load_checked
 from pipeline.inputs import InputFile, assign_files_to_tasks, resolve_inputs
 from pipeline.recipe import Recipe, load_recipe
 
@@ -31,6 +32,12 @@ def prepare_run(
     """Everything that can go wrong with the request goes wrong here, before any work starts."""
     recipe_path = Path(recipe_path)
     recipe = load_recipe(recipe_path)
+    for index, stage in enumerate(recipe.stage):
+        if isinstance(stage, ClassifierStage):  # a missing or damaged model, or a label it lacks: before any work
+            try:
+                load_checked(stage)
+            except UserError as error:
+                raise UserError(f"{recipe_path}: stage[{index}] (classifier): {error}") from None
     if inputs:
         recipe.ingest.inputs = [p if "://" in p else str(Path(p).resolve()) for p in inputs]
     if workers is not None:

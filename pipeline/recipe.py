@@ -17,6 +17,7 @@ from pydantic import BaseModel, ByteSize, Field, ValidationError
 from gristmill_base.errors import UserError
 from pipeline.dedup.stages import DEDUP_STAGES, DedupStage, MinhashDedupStage
 from pipeline.filters.chain import FILTER_STAGES, FilterStage
+from pipeline.filters.classifier import ClassifierStage
 from pipeline.filters.urls import UrlFilterStage
 from pipeline.section import Section as _Section
 from pipeline.section import read_toml
@@ -174,6 +175,8 @@ def recipe_from_dict(raw: dict[str, Any], source: str, base_dir: Path) -> Recipe
             # written into RUN/recipe.toml, so a resumed run cannot meet keys banded by another version
             stage.bands, stage.rows = stage.band_split()
     for index, stage in enumerate(recipe.stage):
+        if isinstance(stage, ClassifierStage):
+            stage.model = _resolve_relative(stage.model, base_dir)
         if isinstance(stage, UrlFilterStage):
             for name in URL_LIST_FIELDS:
                 paths = [_resolve_relative(p, base_dir) for p in getattr(stage, name)]

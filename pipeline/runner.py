@@ -28,7 +28,9 @@ from rich.console import Console
 from gristmill_base.atomic import write_json_atomic, write_text_atomic
 from gristmill_base.errors import UserError
 from gristmill_base.version import __version__
+from pipeline.classifier.model import model_fingerprint
 from pipeline.executors import build_executor
+from pipeline.filters.classifier import ClassifierStage
 from pipeline.filters.urls import UrlFilterStage
 from pipeline.jobs import all_stage_columns, cluster_stats_path, intermediate_paths, job_dir, plan_jobs
 from pipeline.manifest import write_manifest
@@ -68,8 +70,8 @@ def _without_none(data: Any) -> Any:
 
 
 def _inputs_record(prepared: PreparedRun) -> dict[str, Any]:
-    """Input files, the task plan, and the contents of list files the stages read (URL blocklists):
-    editing a list between attempts would otherwise filter some tasks with the old list."""
+    """Input files, the task plan, the contents of list files the stages read (URL blocklists) and the
+    classifier models' fingerprints: changing one between attempts would otherwise treat some tasks the old way."""
     lists = {
         path: hashlib.sha256(Path(path).read_bytes()).hexdigest()
         for stage in prepared.recipe.filter_stages
@@ -77,7 +79,13 @@ def _inputs_record(prepared: PreparedRun) -> dict[str, Any]:
         for name in URL_LIST_FIELDS
         for path in getattr(stage, name)
     }
-    return {"files": [asdict(f) for f in prepared.files], "plan": prepared.plan, "lists": lists}
+    record = {"files": [asdict(f) for f in prepared.files], "plan": prepared.plan, "lists": lists}
+    models = {
+        stage.model: model_fingerprint(stage.model)
+        for stage in prepared.recipe.filter_stages
+        if isinstance(stage, ClassifierStage)
+    }
+    return record | ({"models": models} if models else {})
 
 
 def check_run_dir(prepared: PreparedRun) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import random
 import shutil
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file
 
-from gristmill_base.atomic import write_json_atomic, write_text_atomic
+from gristmill_base.atomic import folder_atomic, write_json_atomic, write_text_atomic
 from model.config import GPTConfig
 from model.gpt import GPT
 
@@ -82,18 +81,11 @@ def save(
     """Write step `step` (whole tensors, see `train.parallel.full_state`) atomically, point `latest` at it, then
     drop all but the newest `keep_last`."""
     final = step_dir(root, step)
-    work = root / f".{final.name}.tmp"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    save_file({name: tensor.contiguous() for name, tensor in weights.items()}, str(work / "model.safetensors"))
-    torch.save(optimizer, work / "optimizer.pt")
-    write_json_atomic(work / "config.json", config)
-    write_json_atomic(work / "state.json", {**state, "step": step, "rng": rng_state()})
-    for path in work.iterdir():
-        with open(path, "rb") as handle:
-            os.fsync(handle.fileno())
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(work, final)
+    with folder_atomic(final) as work:
+        save_file({name: tensor.contiguous() for name, tensor in weights.items()}, str(work / "model.safetensors"))
+        torch.save(optimizer, work / "optimizer.pt")
+        write_json_atomic(work / "config.json", config)
+        write_json_atomic(work / "state.json", {**state, "step": step, "rng": rng_state()})
     write_text_atomic(root / "latest", final.name + "\n")
     steps = sorted(p for p in root.glob(f"{STEP_PREFIX}*") if p.is_dir())
     for old in steps[: max(len(steps) - keep_last, 0)]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from safetensors.torch import save_file
 
-from gristmill_base.atomic import write_json_atomic
+from gristmill_base.atomic import folder_atomic, write_json_atomic
 from gristmill_base.errors import UserError
 from model.config import GPTConfig
 from model.gpt import GPT
@@ -125,20 +125,20 @@ def export_hf(checkpoint: str, output: str, tokenizer_dir: str | None = None) ->
     tokenizer = Tokenizer.load(str(tokenizer_path))
     eos_id = checkpoint_eos(config, tokenizer)
     settings = hf_config(model.config, eos_id)
-    work = final.with_name(f".{final.name}.tmp")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    save_file(hf_weights(model), str(work / "model.safetensors"), metadata={"format": "pt"})
-    write_json_atomic(work / "config.json", settings)
-    write_json_atomic(work / "generation_config.json", {"bos_token_id": eos_id, "eos_token_id": eos_id})
-    shutil.copy(tokenizer_path / "tokenizer.json", work / "tokenizer.json")
     eos = {i: token for token, i in tokenizer.special_ids.items()}.get(eos_id)
     special = {name: eos for name in ("bos_token", "eos_token")} if eos else {}
-    write_json_atomic(work / "tokenizer_config.json", {"tokenizer_class": "PreTrainedTokenizerFast",
-                                                       "model_max_length": model.config.seq_len,
-                                                       "clean_up_tokenization_spaces": False, **special})  # fmt: skip
-    shutil.rmtree(final, ignore_errors=True)
-    work.rename(final)
+    with folder_atomic(final) as work:
+        save_file(hf_weights(model), str(work / "model.safetensors"), metadata={"format": "pt"})
+        write_json_atomic(work / "config.json", settings)
+        write_json_atomic(work / "generation_config.json", {"bos_token_id": eos_id, "eos_token_id": eos_id})
+        shutil.copy(tokenizer_path / "tokenizer.json", work / "tokenizer.json")
+        tokenizer_config = {
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "model_max_length": model.config.seq_len,
+            "clean_up_tokenization_spaces": False,
+            **special,
+        }
+        write_json_atomic(work / "tokenizer_config.json", tokenizer_config)
     return final
 
 

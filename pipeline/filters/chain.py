@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.filters.c4 import C4_COLUMNS, C4Stage, c4_filter
+from pipeline.filters.classifier import ClassifierStage, classifier_columns, classify, load_checked
 from pipeline.filters.fineweb import FineWebStage, fineweb_filter
 from pipeline.filters.gopher import GopherQualityStage, GopherRepetitionStage, gopher_quality, gopher_repetition
 from pipeline.filters.langid import LANG_COLUMNS, LangIdStage, LanguageIdentifier, identify_language
@@ -34,6 +35,7 @@ FilterStage = (
     | LengthStage
     | PiiStage
     | LangIdStage
+    | ClassifierStage
 )
 FILTER_STAGES: tuple[type[FilterStage], ...] = (
     UrlFilterStage,
@@ -44,12 +46,15 @@ FILTER_STAGES: tuple[type[FilterStage], ...] = (
     FineWebStage,
     LengthStage,
     PiiStage,
+    ClassifierStage,
 )
 Runner = Callable[[str, str | None], Verdict]
 
 
 def stage_columns(options: FilterStage) -> tuple[pa.Field, ...]:
     """The typed columns a stage adds to every document it sees (docs/formats.md)."""
+    if isinstance(options, ClassifierStage):
+        return classifier_columns(options)
     return {LangIdStage: LANG_COLUMNS, PiiStage: PII_COLUMNS, C4Stage: C4_COLUMNS}.get(type(options), ())
 
 
@@ -58,6 +63,9 @@ def build_runner(options: FilterStage) -> Runner:
     if isinstance(options, UrlFilterStage):
         blocklist = shared_blocklist(options)
         return lambda text, url: blocklist.check(url, text)
+    if isinstance(options, ClassifierStage):
+        model = load_checked(options)  # once per task
+        return lambda text, url: classify(text, model, options)
     if isinstance(options, LangIdStage):
         LanguageIdentifier.shared()  # a model that cannot load fails the task here, not every document
     functions: dict[type, Callable[[str, Any], Verdict]] = {

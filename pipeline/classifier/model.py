@@ -1,0 +1,102 @@
+"""A fastText classifier ready to score: a model folder written by `gristmill classifier train` (model.bin,
+preparation.json, card.json) or any fastText `.bin` / `.ftz` file (DCLM's, a toxicity model, ...), local or
+at an fsspec URL. Scoring goes through `ClassifierModel.scores` everywhere (the CLI, the library and the
+recipe stage), so all three give the same numbers.
+
+The model is read with `fasttext_new` (a Rust port of fastText that trains, predicts like the C++ package
+and refuses a damaged file with an error); its import name differs from the `fasttext` module that
+language ID uses, so no import depends on which package was installed last.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import fasttext_new
+import fsspec
+
+from gristmill_base.errors import UserError
+from pipeline.classifier.preparation import FILE as PREPARATION_FILE
+from pipeline.classifier.preparation import TextPreparation
+from pipeline.inputs import is_url
+
+MODEL_FILE = "model.bin"
+CARD_FILE = "card.json"
+LABEL_PREFIX = "__label__"
+
+
+class ClassifierModel:
+    def __init__(self, model: fasttext_new.FastText._FastText, preparation: TextPreparation, location: str):
+        self._model = model
+        self.preparation = preparation
+        self.location = location
+        self.labels: tuple[str, ...] = tuple(label.removeprefix(LABEL_PREFIX) for label in model.get_labels())
+
+    @classmethod
+    def load(cls, location: str | Path) -> ClassifierModel:
+        """A model folder, or a bare fastText file (scored as one line of the whole text)."""
+        where = str(location)
+        if not is_url(where) and Path(where).is_dir():
+            folder = Path(where)
+            if not (folder / MODEL_FILE).is_file():
+                raise UserError(f"model {where}: a folder without {MODEL_FILE} (not a `gristmill classifier` model)")
+            return cls(_read_model(folder / MODEL_FILE, where), TextPreparation.load(folder), where)
+        if is_url(where):
+            return cls(_download_and_read(where), TextPreparation(), where)
+        if not Path(where).is_file():
+            raise UserError(f"model {where}: no such file or folder")
+        return cls(_read_model(Path(where), where), TextPreparation(), where)
+
+    def require_label(self, label: str) -> None:
+        if label.removeprefix(LABEL_PREFIX) not in self.labels:
+            raise UserError(f"model {self.location}: no label {label!r}; its labels: {', '.join(self.labels)}")
+
+    def scores(self, texts: list[str], label: str | None = None) -> list[tuple[str, float]]:
+        """(top label, probability) per text; with `label`, the probability of that label instead."""
+        lines = [self.preparation.apply(text) for text in texts]
+        predicted, probabilities = self._model.predict_batch(lines, k=-1, threads=1)
+        wanted = LABEL_PREFIX + label.removeprefix(LABEL_PREFIX) if label else None
+        out = []
+        for names, values in zip(predicted, probabilities, strict=True):
+            top = names[0].removeprefix(LABEL_PREFIX) if names else ""
+            if wanted is None:
+                out.append((top, float(values[0]) if names else 0.0))
+            else:
+                out.append((top, float(values[names.index(wanted)]) if wanted in names else 0.0))
+        return out
+
+
+def model_fingerprint(location: str) -> str:
+    """Changes when a local model (file, or folder's model and preparation) changes: sizes and modification
+    times, cheap for a model of gigabytes; a URL stands for itself."""
+    if is_url(location):
+        return location
+    path = Path(location)
+    files = [path / MODEL_FILE, path / PREPARATION_FILE] if path.is_dir() else [path]
+    stats = [file.stat() for file in files if file.exists()]
+    return ",".join(f"{stat.st_size}:{stat.st_mtime_ns}" for stat in stats)
+
+
+def _read_model(path: Path, location: str) -> fasttext_new.FastText._FastText:
+    try:
+        return fasttext_new.load_model(str(path))
+    except (ValueError, OSError) as error:
+        raise UserError(f"model {location}: not a readable fastText model ({error})") from None
+
+
+def _download_and_read(url: str) -> fasttext_new.FastText._FastText:
+    """The fastText reader takes a path: the file is copied to a temporary file, read and deleted."""
+    handle, temporary = tempfile.mkstemp(suffix=".bin")
+    os.close(handle)
+    try:
+        try:
+            with fsspec.open(url, "rb") as source, open(temporary, "wb") as target:
+                while chunk := source.read(1 << 24):
+                    target.write(chunk)
+        except Exception as error:  # any fsspec backend error
+            raise UserError(f"model {url}: cannot download ({type(error).__name__}: {error})") from None
+        return _read_model(Path(temporary), url)
+    finally:
+        os.unlink(temporary)

@@ -1,0 +1,54 @@
+"""Recipe stage `kind = "classifier"`: score every document with a fastText classifier (one trained by
+`gristmill classifier train`, or a third party's such as DCLM's quality model) and keep by its score.
+
+Columns `<name>_label` (the top label) and `<name>_score` (the probability of `keep_label`, or of the top
+label when no label is named). Keep rules: with `min_score`, a document whose score is under it is removed
+(`classifier_score`); with `keep_label` alone, a document whose top label is another is removed
+(`classifier_label`); with neither, every document is kept and only scored.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import pyarrow as pa
+from pydantic import Field
+
+from pipeline.classifier.model import ClassifierModel
+from pipeline.filters.verdict import Verdict
+from pipeline.section import Section, switchable
+
+Score = switchable(Annotated[float, Field(ge=0, le=1)])
+
+
+class ClassifierStage(Section):
+    kind: Literal["classifier"] = "classifier"
+    model: Annotated[str, Field(min_length=1, description="model folder, fastText .bin/.ftz file, or URL")]
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", description="column prefix")] = "classifier"
+    keep_label: Annotated[str, Field(min_length=1)] | None = None
+    min_score: Score = None
+
+
+def classifier_columns(options: ClassifierStage) -> tuple[pa.Field, ...]:
+    return (pa.field(f"{options.name}_label", pa.string()), pa.field(f"{options.name}_score", pa.float64()))
+
+
+def load_checked(options: ClassifierStage) -> ClassifierModel:
+    """The stage's model, with `keep_label` among its labels (a UserError otherwise)."""
+    model = ClassifierModel.load(options.model)
+    if options.keep_label:
+        model.require_label(options.keep_label)
+    return model
+
+
+def classify(text: str, model: ClassifierModel, options: ClassifierStage) -> Verdict:
+    ((label, score),) = model.scores([text], options.keep_label)
+    columns = {f"{options.name}_label": label, f"{options.name}_score": score}
+    scored = f"{options.keep_label or label}"
+    if options.min_score is not None and score < options.min_score:
+        detail = f"{options.name}: score({scored})={score:.4g} < min_score {options.min_score}"
+        return Verdict(text, "classifier_score", detail, columns)
+    if options.min_score is None and options.keep_label and label != options.keep_label.removeprefix("__label__"):
+        detail = f"{options.name}: top label {label} ({score:.4g}), not keep_label {options.keep_label}"
+        return Verdict(text, "classifier_label", detail, columns)
+    return Verdict(text, columns=columns)
