@@ -41,7 +41,7 @@ from pipeline.steps.dedup import (
 from pipeline.steps.dedup_apply import DedupApplyStep
 from pipeline.steps.filter import FilterStep
 from pipeline.steps.ingest import IngestStep, reader_options
-from pipeline.steps.repeats import RepeatResolveStep, RepeatScanStep, carries_ids
+from pipeline.steps.repeats import RepeatResolveStep, RepeatScanStep, RepeatsFolder, carries_ids
 from pipeline.steps.shard import ShardStep
 from pipeline.steps.shuffle import ShuffleGatherStep, ShuffleScatterStep, bucket_count
 from pipeline.summary import load_stage_totals
@@ -193,6 +193,7 @@ def _repeat_phases(prepared: PreparedRun) -> Iterator[Job]:
     work = repeats_dir(prepared)
     if work is None:
         return
+    RepeatsFolder(work).forget_if_work_lost()
     run_dir, options = prepared.run_dir, reader_options(prepared.recipe.ingest)
     progress = progress_dir(run_dir, "repeats/scan")
     scan = RepeatScanStep(prepared.files, prepared.plan, prepared.limits, options, work, progress)

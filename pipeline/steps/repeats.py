@@ -121,6 +121,13 @@ class RepeatsFolder:
     def stats(self) -> Path:
         return self.root.parent / "stats" / "repeats.json"
 
+    def forget_if_work_lost(self) -> None:
+        """A complete run deletes work/ with the other intermediate data; if ingest must run again later (a
+        task's output lost), the scan and the decisions are redone rather than read from nothing."""
+        if not self.work.exists():
+            for job in ("scan", "resolve"):
+                shutil.rmtree(self.root / job / "completions", ignore_errors=True)
+
     def for_file(self, file_index: int) -> dict[int, Decision]:
         """ordinal of a document record -> what ingest does with it (absent: nothing)."""
         path = self.decisions(file_index)

@@ -275,3 +275,17 @@ def test_a_run_folder_whose_ingest_finished_before_the_check_skips_it(tmp_path: 
     run(folder, run_dir)
     assert not (run_dir / "repeats").exists()
     assert every_row(run_dir).sort("id").equals(before)
+
+
+def test_a_lost_ingest_task_after_a_complete_run_redoes_the_check(tmp_path: Path):
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    for name in ("a.warc.gz", "b.warc.gz"):
+        shutil.copy(QUICKSTART, folder / name)
+    run_dir = run(folder, tmp_path / "run")
+    before = every_row(run_dir).sort("id")
+    assert not (run_dir / "repeats" / "work").exists()  # deleted with the intermediate data
+    (run_dir / "ingest" / "completions" / "00001").unlink()  # as if task 1's output were lost
+    run(folder, run_dir)
+    after = every_row(run_dir).sort("id")
+    assert after.equals(before) and after["id"].n_unique() == after.height
