@@ -18,6 +18,7 @@ from gristmill_base.errors import UserError
 from pipeline.dedup.stages import DEDUP_STAGES, DedupStage, MinhashDedupStage
 from pipeline.filters.chain import FILTER_STAGES, FilterStage
 from pipeline.filters.classifier import ClassifierStage
+from pipeline.filters.decontaminate import DecontaminateStage, check_evaluations
 from pipeline.filters.urls import UrlFilterStage
 from pipeline.section import Section as _Section
 from pipeline.section import read_toml
@@ -177,6 +178,12 @@ def recipe_from_dict(raw: dict[str, Any], source: str, base_dir: Path) -> Recipe
     for index, stage in enumerate(recipe.stage):
         if isinstance(stage, ClassifierStage):
             stage.model = _resolve_relative(stage.model, base_dir)
+        if isinstance(stage, DecontaminateStage):
+            stage.evaluations = [_resolve_relative(p, base_dir) for p in stage.evaluations]
+            try:
+                check_evaluations(stage)
+            except UserError as error:
+                raise UserError(f"{source}: stage[{index}].evaluations: {error}") from None
         if isinstance(stage, UrlFilterStage):
             for name in URL_LIST_FIELDS:
                 paths = [_resolve_relative(p, base_dir) for p in getattr(stage, name)]

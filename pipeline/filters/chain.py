@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from pipeline.filters.c4 import C4_COLUMNS, C4Stage, c4_filter
 from pipeline.filters.classifier import ClassifierStage, classifier_columns, classify, load_checked
+from pipeline.filters.decontaminate import DecontaminateStage, decontaminate, decontaminate_columns, shared_index
 from pipeline.filters.fineweb import FineWebStage, fineweb_filter
 from pipeline.filters.gopher import GopherQualityStage, GopherRepetitionStage, gopher_quality, gopher_repetition
 from pipeline.filters.langid import LANG_COLUMNS, LangIdStage, LanguageIdentifier, identify_language
@@ -36,6 +37,7 @@ FilterStage = (
     | PiiStage
     | LangIdStage
     | ClassifierStage
+    | DecontaminateStage
 )
 FILTER_STAGES: tuple[type[FilterStage], ...] = (
     UrlFilterStage,
@@ -47,6 +49,7 @@ FILTER_STAGES: tuple[type[FilterStage], ...] = (
     LengthStage,
     PiiStage,
     ClassifierStage,
+    DecontaminateStage,
 )
 Runner = Callable[[str, str | None], Verdict]
 
@@ -55,6 +58,8 @@ def stage_columns(options: FilterStage) -> tuple[pa.Field, ...]:
     """The typed columns a stage adds to every document it sees (docs/formats.md)."""
     if isinstance(options, ClassifierStage):
         return classifier_columns(options)
+    if isinstance(options, DecontaminateStage):
+        return decontaminate_columns(options)
     return {LangIdStage: LANG_COLUMNS, PiiStage: PII_COLUMNS, C4Stage: C4_COLUMNS}.get(type(options), ())
 
 
@@ -63,6 +68,9 @@ def build_runner(options: FilterStage) -> Runner:
     if isinstance(options, UrlFilterStage):
         blocklist = shared_blocklist(options)
         return lambda text, url: blocklist.check(url, text)
+    if isinstance(options, DecontaminateStage):
+        index = shared_index(options)
+        return lambda text, url: decontaminate(text, index, options)
     if isinstance(options, ClassifierStage):
         model = load_checked(options)  # once per task
         return lambda text, url: classify(text, model, options)

@@ -21,6 +21,7 @@ from crawl_factory import PARAGRAPHS
 from text_factory import article
 
 from gristmill.cli import main
+from pipeline.filters.decontaminate import DecontaminateStage
 from pipeline.jobs import columns_of
 from pipeline.recipe import STAGE_KINDS, load_recipe
 from pipeline.schema import DOCUMENT_SCHEMA, document_schema, removed_schema
@@ -252,7 +253,11 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 def every_stage_column() -> list[pa.Field]:
     """The columns of every stage kind a recipe can name, in the registry's order."""
     kinds = [cls for kind, cls in STAGE_KINDS.items() if kind not in ("ingest", "shard")]
-    return [column for cls in kinds for column in columns_of(cls.model_construct())]  # defaults, no model file
+    # defaults without validation (a classifier needs no model file here); cut_lines adds decontaminate's column
+    options = [
+        cls.model_construct(cut_lines=True) if cls is DecontaminateStage else cls.model_construct() for cls in kinds
+    ]
+    return [column for stage in options for column in columns_of(stage)]
 
 
 def test_every_document_column_is_documented_with_its_type() -> None:
