@@ -92,14 +92,15 @@ def test_cut_lines_cuts_the_planted_lines_only(setting):
         assert len(verdict.text) < len(row["text"]) and len(verdict.text) > len(row["text"]) // 4
 
 
+def run(tmp_path: Path, data: Path, stage: str) -> int:
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(f'[[stage]]\nkind = "ingest"\n\n[[stage]]\nkind = "decontaminate"\n{stage}\n')
+    return main(["run", str(recipe), "--input", str(data), "--output", str(tmp_path / "run")])
+
+
 def test_the_stage_in_a_run_removes_with_the_item_and_ngram(setting, tmp_path: Path):
     _, evaluation, data, _, _, planted = setting
-    recipe = tmp_path / "r.toml"
-    recipe.write_text(
-        f'[[stage]]\nkind = "ingest"\n\n[[stage]]\nkind = "decontaminate"\nevaluations = ["{evaluation}"]\n'
-        'text_fields = ["question"]\n'
-    )
-    assert main(["run", str(recipe), "--input", str(data), "--output", str(tmp_path / "run")]) == 0
+    assert run(tmp_path, data, f'evaluations = ["{evaluation}"]\ntext_fields = ["question"]') == 0
     removed = pl.read_parquet(tmp_path / "run" / "removed" / "decontaminate" / "*.parquet")
     assert set(planted) <= set(removed["id"]) and set(removed["removed_by"]) == {"contaminated"}
 
@@ -113,22 +114,14 @@ def test_the_stage_in_a_run_removes_with_the_item_and_ngram(setting, tmp_path: P
 )
 def test_a_bad_evaluation_file_is_one_line_and_exit_2(setting, tmp_path: Path, capsys, stage: str, message: str):
     _, evaluation, data, _, _, _ = setting
-    recipe = tmp_path / "r.toml"
-    body = stage.replace("EVAL", str(evaluation))
-    recipe.write_text(f'[[stage]]\nkind = "ingest"\n\n[[stage]]\nkind = "decontaminate"\n{body}\n')
-    assert main(["run", str(recipe), "--input", str(data), "--output", str(tmp_path / "run")]) == 2
+    assert run(tmp_path, data, stage.replace("EVAL", str(evaluation))) == 2
     error = capsys.readouterr().err
     assert message in error and error.count("\n") == 1
 
 
 def test_cut_lines_in_a_run_writes_the_count_column(setting, tmp_path: Path):
     _, evaluation, data, _, _, planted = setting
-    recipe = tmp_path / "r.toml"
-    recipe.write_text(
-        f'[[stage]]\nkind = "ingest"\n\n[[stage]]\nkind = "decontaminate"\nevaluations = ["{evaluation}"]\n'
-        'text_fields = ["question"]\ncut_lines = true\n'
-    )
-    assert main(["run", str(recipe), "--input", str(data), "--output", str(tmp_path / "run")]) == 0
+    assert run(tmp_path, data, f'evaluations = ["{evaluation}"]\ntext_fields = ["question"]\ncut_lines = true') == 0
     kept = pl.read_parquet(tmp_path / "run" / "shards" / "*.parquet")
     cut = kept.filter(pl.col("decontaminate_lines_removed") > 0)
     assert set(planted) <= set(cut["id"]) and kept["decontaminate_lines_removed"].null_count() == 0
