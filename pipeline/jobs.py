@@ -26,6 +26,7 @@ from datatrove.pipeline.base import PipelineStep
 from pipeline.dedup.dataset import document_files
 from pipeline.dedup.stages import DEDUP_STAGES, DedupStage, LineDedupStage, dedup_columns
 from pipeline.filters.chain import FilterStage, stage_columns
+from pipeline.filters.classifier import ClassifierStage
 from pipeline.filters.langid import LangIdStage
 from pipeline.filters.urls import UrlFilterStage
 from pipeline.prepared import PreparedRun
@@ -41,6 +42,7 @@ from pipeline.steps.dedup import (
 from pipeline.steps.dedup_apply import DedupApplyStep
 from pipeline.steps.filter import FilterStep
 from pipeline.steps.ingest import IngestStep, reader_options
+from pipeline.steps.rank import RankApplyStep, RankCutoffStep, RankScoresStep
 from pipeline.steps.repeats import RepeatResolveStep, RepeatScanStep, RepeatsFolder, carries_ids
 from pipeline.steps.shard import ShardStep
 from pipeline.steps.shuffle import ShuffleGatherStep, ShuffleScatterStep, bucket_count
@@ -100,9 +102,9 @@ def intermediate_paths(prepared: PreparedRun) -> list[Path]:
     run_dir, job = prepared.run_dir, "ingest"
     paths = [job_dir(run_dir, "repeats") / "work"]
     for segment in prepared.recipe.segments[1:]:
-        assert segment.dedup is not None
-        paths += [docs_dir(run_dir, job), job_dir(run_dir, segment.dedup.kind) / "work"]
-        job = f"{segment.dedup.kind}/apply"
+        assert segment.opener is not None
+        paths += [docs_dir(run_dir, job), job_dir(run_dir, segment.opener.kind) / "work"]
+        job = f"{segment.opener.kind}/apply"
     if prepared.recipe.shard.shuffle:
         paths += [docs_dir(run_dir, job), job_dir(run_dir, "shuffle") / "work"]
     return paths
@@ -117,25 +119,24 @@ def plan_jobs(prepared: PreparedRun) -> Iterator[Job]:
     route = any(isinstance(s, LangIdStage) and s.route for s in recipe.filter_stages)
     for number, segment in enumerate(segments):
         last = number == len(segments) - 1 and not recipe.shard.shuffle
-        stages = [segment.dedup] if segment.dedup else []
+        stages = [segment.opener] if segment.opener else []
         columns += [column for stage in [*stages, *segment.filters] for column in columns_of(stage)]
-        if segment.dedup is None:
+        if segment.opener is None:
             yield from _repeat_phases(prepared)
             job = "ingest"
             source, filters, tasks, total = _ingest_source(prepared, segment)
         else:
-            yield from _dedup_phases(prepared, segment.dedup, docs_dir(run_dir, previous_job))
-            job = f"{segment.dedup.kind}/apply"
-            files = document_files(docs_dir(run_dir, previous_job))
-            source = DedupApplyStep(
-                run_dir,
-                segment.dedup,
-                docs_dir(run_dir, previous_job),
-                job_dir(run_dir, segment.dedup.kind) / "work",
-                progress_dir(run_dir, job),
-            )
+            documents, opener = docs_dir(run_dir, previous_job), segment.opener
+            job, work = f"{opener.kind}/apply", job_dir(run_dir, opener.kind) / "work"
+            files = document_files(documents)
+            if isinstance(opener, ClassifierStage):
+                yield from _rank_phases(prepared, opener, documents)
+                source: PipelineStep = RankApplyStep(run_dir, opener, documents, work, progress_dir(run_dir, job))
+            else:
+                yield from _dedup_phases(prepared, opener, documents)
+                source = DedupApplyStep(run_dir, opener, documents, work, progress_dir(run_dir, job))
             filters, tasks, total = segment.filters, max(len(files), 1), sum(f.stat().st_size for f in files)
-        removed = ["ingest" if segment.dedup is None else segment.dedup.kind, *(f.kind for f in segment.filters)]
+        removed = ["ingest" if segment.opener is None else segment.opener.kind, *(f.kind for f in segment.filters)]
         sink = ShardStep(
             run_dir,
             recipe.shard,
@@ -201,6 +202,17 @@ def _repeat_phases(prepared: PreparedRun) -> Iterator[Job]:
     yield Job("repeats/scan", len(prepared.plan), [scan], total, plans_ahead=True)
     resolve = RepeatResolveStep(len(prepared.files), len(prepared.plan), work)
     yield Job("repeats/resolve", 1, [resolve], plans_ahead=True)
+
+
+def _rank_phases(prepared: PreparedRun, stage: ClassifierStage, documents: Path) -> Iterator[Job]:
+    run_dir = prepared.run_dir
+    work = job_dir(run_dir, stage.kind) / "work"
+    files = document_files(documents)
+    scores_job = f"{stage.kind}/scores"
+    scores = RankScoresStep(stage, documents, work, progress_dir(run_dir, scores_job))
+    yield Job(scores_job, max(len(files), 1), [scores], sum(f.stat().st_size for f in files))
+    cutoff = RankCutoffStep(stage, documents, work, run_dir / "stats" / stage.kind / "rank.json")
+    yield Job(f"{stage.kind}/cutoff", 1, [cutoff])
 
 
 def _dedup_phases(prepared: PreparedRun, stage: DedupStage, documents: Path) -> Iterator[Job]:

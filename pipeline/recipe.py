@@ -120,26 +120,34 @@ class Recipe(_Section):
     @property
     def filter_stages(self) -> list[FilterStage]:
         """The per-document stages between ingest and shard, in recipe order."""
-        return [stage for stage in self.stage[1:-1] if not isinstance(stage, DEDUP_STAGES)]  # type: ignore[misc]
+        return [stage for stage in self.stage[1:-1] if not needs_the_whole_run(stage)]  # type: ignore[misc]
 
     @property
     def segments(self) -> list[Segment]:
-        """The stages cut at each dedup stage: a dedup stage needs the whole run before it can decide."""
+        """The stages cut at each stage that needs the whole run before it can decide (dedup, a classifier
+        keeping a top share)."""
         segments = [Segment(None, [])]
         for stage in self.stage[1:-1]:
-            if isinstance(stage, DEDUP_STAGES):
+            if needs_the_whole_run(stage):
                 segments.append(Segment(stage, []))  # type: ignore[arg-type]
             else:
                 segments[-1].filters.append(stage)  # type: ignore[arg-type]
         return segments
 
 
+RunWideStage = DedupStage | ClassifierStage
+
+
+def needs_the_whole_run(stage: object) -> bool:
+    return isinstance(stage, DEDUP_STAGES) or (isinstance(stage, ClassifierStage) and stage.ranks_the_run)
+
+
 @dataclass
 class Segment:
-    """One job of per-document work: it starts with ingest (dedup None) or with a dedup stage's decisions,
-    then runs the per-document stages that follow, fused."""
+    """One job of per-document work: it starts with ingest (`opener` None) or with the decisions of a stage
+    that needs the whole run, then runs the per-document stages that follow, fused."""
 
-    dedup: DedupStage | None
+    opener: RunWideStage | None
     filters: list[FilterStage]
 
 

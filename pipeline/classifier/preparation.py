@@ -22,13 +22,16 @@ class TextPreparation:
     max_chars: int = 0
 
     def apply(self, text: str) -> str:
-        """One line (fastText reads a line per example), whitespace collapsed, valid UTF-8."""
+        """One line (fastText reads a line per example): line breaks become spaces and nothing else changes,
+        so a third party's model sees its words as fastText's own tools give them (fastText splits on ASCII
+        whitespace only: a no-break space stays inside a word). Lone surrogates are replaced: the binding
+        takes valid UTF-8 only."""
         if self.max_chars:
             text = text[: self.max_chars]
         if self.lowercase:
             text = text.lower()
-        line = " ".join(text.split())
-        return line.encode("utf-8", "replace").decode("utf-8")  # lone surrogates: the binding refuses them
+        line = text.replace("\r", " ").replace("\n", " ").strip()
+        return line.encode("utf-8", "replace").decode("utf-8")
 
     def save(self, folder: Path) -> None:
         write_json_atomic(folder / FILE, asdict(self))

@@ -4,7 +4,8 @@
 Columns `<name>_label` (the top label) and `<name>_score` (the probability of `keep_label`, or of the top
 label when no label is named). Keep rules: with `min_score`, a document whose score is under it is removed
 (`classifier_score`); with `keep_label` alone, a document whose top label is another is removed
-(`classifier_label`); with neither, every document is kept and only scored.
+(`classifier_label`); with `keep_top_fraction`, the best-scored share of the whole run is kept
+(`classifier_rank`, see `pipeline.steps.rank`); with none, every document is kept and only scored.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from pipeline.classifier.model import ClassifierModel
 from pipeline.filters.verdict import Verdict
 from pipeline.section import Section, switchable
 
 Score = switchable(Annotated[float, Field(ge=0, le=1)])
+Fraction = switchable(Annotated[float, Field(gt=0, le=1)])
 
 
 class ClassifierStage(Section):
@@ -27,6 +29,21 @@ class ClassifierStage(Section):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", description="column prefix")] = "classifier"
     keep_label: Annotated[str, Field(min_length=1)] | None = None
     min_score: Score = None
+    keep_top_fraction: Fraction = None
+
+    @model_validator(mode="after")
+    def _one_keep_rule(self) -> ClassifierStage:
+        if self.keep_top_fraction is not None:
+            if self.min_score is not None:
+                raise ValueError("keep_top_fraction and min_score: give one of them")
+            if not self.keep_label:
+                raise ValueError("keep_top_fraction ranks by one label's probability: give keep_label too")
+        return self
+
+    @property
+    def ranks_the_run(self) -> bool:
+        """Keeping a top share needs every score of the run first: the stage ends a job (see pipeline.steps.rank)."""
+        return self.keep_top_fraction is not None
 
 
 def classifier_columns(options: ClassifierStage) -> tuple[pa.Field, ...]:

@@ -103,14 +103,21 @@ class EvaluationIndex:
 
     def first_match(self, hashes: np.ndarray) -> tuple[int, Item] | None:
         """(position of the first n-gram found in an item, that item), or None."""
-        found = np.flatnonzero(np.isin(hashes, self.hashes))
+        slots = self._slots(hashes)
+        found = np.flatnonzero(self.hashes[slots] == hashes) if len(self.hashes) else []
         if not len(found):
             return None
         position = int(found[0])
-        return position, self.items[self.owners[np.searchsorted(self.hashes, hashes[position])]]
+        return position, self.items[self.owners[slots[position]]]
 
     def matches(self, hashes: np.ndarray) -> np.ndarray:
-        return np.isin(hashes, self.hashes)
+        """Whether each n-gram is an item's: a binary search per n-gram in the sorted array (no sort of it)."""
+        if not len(self.hashes):
+            return np.zeros(len(hashes), dtype=bool)
+        return self.hashes[self._slots(hashes)] == hashes
+
+    def _slots(self, hashes: np.ndarray) -> np.ndarray:
+        return np.minimum(np.searchsorted(self.hashes, hashes), max(len(self.hashes) - 1, 0))
 
 
 _INDEXES: dict[str, EvaluationIndex] = {}

@@ -1,6 +1,5 @@
-"""The last phase of a dedup stage, as the first datatrove step of the job that follows it: read one
-document file, attach the stage's decisions, and yield every document, kept or marked removed, to the
-per-document stages and the writer after it."""
+"""The last phase of a dedup stage, as the first datatrove step of the job that follows it: one document
+file's documents with the stage's decisions attached (see `pipeline.steps.decisions_source`)."""
 
 from __future__ import annotations
 
@@ -10,45 +9,28 @@ from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
-from datatrove.data import Document, DocumentsPipeline
-from datatrove.pipeline.base import PipelineStep
+from datatrove.data import Document
 
-from pipeline.dedup.dataset import document_files, load_array, row_batches
+from pipeline.dedup.dataset import load_array, row_batches
 from pipeline.dedup.lines import cut_lines
 from pipeline.dedup.stages import DedupStage, LineDedupStage
 from pipeline.progress import TaskProgress
-from pipeline.steps.counters import StageCounters, Stopwatch
+from pipeline.steps.counters import StageCounters
+from pipeline.steps.decisions_source import DecisionsSource
 from pipeline.steps.dedup import WorkFolder, key_partitions
 
 REMOVED_RULE = {"exact_dedup": "exact_duplicate", "minhash_dedup": "near_duplicate"}
 
 
-class DedupApplyStep(PipelineStep):
+class DedupApplyStep(DecisionsSource):
     name = "dedup apply"
-    type = "gristmill"
 
     def __init__(self, run_dir: Path, stage: DedupStage, docs_dir: Path, work_dir: Path, progress_folder: Path):
-        super().__init__()
-        self.run_dir = run_dir
+        super().__init__(run_dir, stage.kind, docs_dir, progress_folder)
         self.stage = stage
-        self.docs_dir = docs_dir
         self.work = WorkFolder(work_dir)
-        self.progress_folder = progress_folder
 
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        counters = StageCounters(self.stage.kind, rank)
-        files = document_files(self.docs_dir)
-        if rank < len(files):
-            counters.files = 1
-            watch = Stopwatch(counters)
-            for document in self._documents(files[rank], rank, counters):
-                watch.pause()
-                yield document
-                watch.resume()
-            watch.pause()
-        counters.save(self.run_dir)
-
-    def _documents(self, path: Path, index: int, counters: StageCounters) -> Iterator[Document]:
+    def decided(self, path: Path, index: int, counters: StageCounters) -> Iterator[Document]:
         progress = TaskProgress(self.progress_folder / f"task-{index:05d}.json")
         decide = self._line_decider() if isinstance(self.stage, LineDedupStage) else self._cluster_decider(index)
         total_rows = max(pq.ParquetFile(path).metadata.num_rows, 1)

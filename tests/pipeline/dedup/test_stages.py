@@ -51,7 +51,7 @@ def test_bad_dedup_keys_give_one_clear_line(tmp_path: Path, stage: str, expected
 def test_dedup_stages_cut_a_recipe_into_segments(tmp_path: Path):
     path = recipe(tmp_path, 'kind = "pii"\n[[stage]]\nkind = "minhash_dedup"\n[[stage]]\nkind = "langid"')
     segments = load_recipe(path).segments
-    assert [(s.dedup.kind if s.dedup else None, [f.kind for f in s.filters]) for s in segments] == [
+    assert [(s.opener.kind if s.opener else None, [f.kind for f in s.filters]) for s in segments] == [
         (None, ["pii"]),
         ("minhash_dedup", ["langid"]),
     ]
