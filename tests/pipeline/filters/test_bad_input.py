@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from pipeline.classifier.training import TrainingOptions, train_classifier
 from pipeline.filters.c4 import c4_filter
-from pipeline.filters.chain import FILTER_STAGES, FilterChain
+from pipeline.filters.chain import FILTER_STAGES, FilterChain, build_runner
+from pipeline.filters.classifier import ClassifierStage
+from pipeline.filters.decontaminate import DecontaminateStage
 from pipeline.filters.fineweb import fineweb_filter
 from pipeline.filters.gopher import gopher_quality, gopher_repetition
 from pipeline.filters.langid import identify_language
@@ -25,6 +30,7 @@ FUNCTIONS: dict[str, Callable[[str], Verdict]] = {
     "pii": mask_pii,
     "langid": identify_language,
 }
+SAMPLES = Path(__file__).resolve().parents[3] / "recipes" / "samples"
 HOSTILE = {
     "empty": "",
     "whitespace": " \t\n\r\n  \u00a0\u2003\n",
@@ -47,8 +53,34 @@ def test_no_crash_and_deterministic(function_name: str, text_name: str) -> None:
         assert first.removed_detail
 
 
-def test_the_whole_chain_takes_hostile_text() -> None:
-    stages = [UrlFilterStage(default_lists=False)] + [cls() for cls in FILTER_STAGES if cls is not UrlFilterStage]
+@pytest.fixture(scope="module")
+def with_files(tmp_path_factory: pytest.TempPathFactory) -> dict[type, object]:
+    """The stages that read files, with real ones: a small trained classifier and an evaluation set."""
+    folder = tmp_path_factory.mktemp("stage-files")
+    sources = {"positive": [str(SAMPLES / "classifier-positive.jsonl.gz")]}
+    sources["negative"] = [str(SAMPLES / "classifier-negative.jsonl.gz")]
+    train_classifier(sources, folder / "model", TrainingOptions(buckets=1 << 12, max_per_label=200))
+    evaluation = folder / "eval.jsonl"
+    evaluation.write_text(json.dumps({"text": "word another thing. " * 10}) + "\n")
+    return {
+        UrlFilterStage: UrlFilterStage(default_lists=False),
+        ClassifierStage: ClassifierStage(model=str(folder / "model"), keep_label="positive"),
+        DecontaminateStage: DecontaminateStage(evaluations=[str(evaluation)], cut_lines=True),
+    }
+
+
+@pytest.mark.parametrize("text_name", HOSTILE)
+@pytest.mark.parametrize("kind", [ClassifierStage, DecontaminateStage])
+def test_stages_with_files_take_hostile_text(with_files: dict[type, object], kind: type, text_name: str) -> None:
+    runner = build_runner(with_files[kind])  # type: ignore[arg-type]
+    first = runner(HOSTILE[text_name], None)
+    assert isinstance(first, Verdict) and first == runner(HOSTILE[text_name], None)
+    if first.removed_by:
+        assert first.removed_detail
+
+
+def test_the_whole_chain_takes_hostile_text(with_files: dict[type, object]) -> None:
+    stages = [with_files.get(cls) or cls() for cls in FILTER_STAGES]
     texts = list(HOSTILE.values())
     chain = FilterChain(stages)
     first = chain.apply(texts, [None, "", "http://[::1", "\ud800", "not a url", "http://x.example/", None])
