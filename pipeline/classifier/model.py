@@ -54,12 +54,12 @@ class ClassifierModel:
             raise UserError(f"model {self.location}: no label {label!r}; its labels: {', '.join(self.labels)}")
 
     def scores(self, texts: list[str], label: str | None = None) -> list[tuple[str, float]]:
-        """(top label, probability) per text; with `label`, the probability of that label instead."""
-        lines = [self.preparation.apply(text) for text in texts]
-        predicted, probabilities = self._model.predict_batch(lines, k=-1, threads=1)
+        """(top label, probability) per text; with `label`, the probability of that label instead. One
+        `predict` per text: as fast as a batch call here (measured), and the same call for every caller."""
         wanted = LABEL_PREFIX + label.removeprefix(LABEL_PREFIX) if label else None
         out = []
-        for names, values in zip(predicted, probabilities, strict=True):
+        for text in texts:
+            names, values = self._model.predict(self.preparation.apply(text), k=-1)
             top = names[0].removeprefix(LABEL_PREFIX) if names else ""
             if wanted is None:
                 out.append((top, float(values[0]) if names else 0.0))
