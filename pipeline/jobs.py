@@ -26,8 +26,8 @@ from datatrove.pipeline.base import PipelineStep
 from pipeline.dedup.dataset import document_files
 from pipeline.dedup.stages import DEDUP_STAGES, DedupStage, LineDedupStage, dedup_columns
 from pipeline.filters.chain import FilterStage, stage_columns
-from pipeline.filters.classifier import ClassifierStage
 from pipeline.filters.langid import LangIdStage
+from pipeline.filters.scoring import SCORING_STAGES, ScoringStage
 from pipeline.filters.urls import UrlFilterStage
 from pipeline.prepared import PreparedRun
 from pipeline.progress import progress_dir
@@ -129,7 +129,7 @@ def plan_jobs(prepared: PreparedRun) -> Iterator[Job]:
             documents, opener = docs_dir(run_dir, previous_job), segment.opener
             job, work = f"{opener.kind}/apply", job_dir(run_dir, opener.kind) / "work"
             files = document_files(documents)
-            if isinstance(opener, ClassifierStage):
+            if isinstance(opener, SCORING_STAGES):
                 yield from _rank_phases(prepared, opener, documents)
                 source: PipelineStep = RankApplyStep(run_dir, opener, documents, work, progress_dir(run_dir, job))
             else:
@@ -204,7 +204,7 @@ def _repeat_phases(prepared: PreparedRun) -> Iterator[Job]:
     yield Job("repeats/resolve", 1, [resolve], plans_ahead=True)
 
 
-def _rank_phases(prepared: PreparedRun, stage: ClassifierStage, documents: Path) -> Iterator[Job]:
+def _rank_phases(prepared: PreparedRun, stage: ScoringStage, documents: Path) -> Iterator[Job]:
     run_dir = prepared.run_dir
     work = job_dir(run_dir, stage.kind) / "work"
     files = document_files(documents)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gristmill_base.errors import UserError
-from pipeline.filters.classifier import ClassifierStage, load_checked
+from pipeline.filters.scoring import SCORING_STAGES, load_scorer
 from pipeline.inputs import InputFile, assign_files_to_tasks, resolve_inputs
 from pipeline.recipe import Recipe, load_recipe
 
@@ -33,11 +33,11 @@ def prepare_run(
     recipe_path = Path(recipe_path)
     recipe = load_recipe(recipe_path)
     for index, stage in enumerate(recipe.stage):
-        if isinstance(stage, ClassifierStage):  # a missing or damaged model, or a label it lacks: before any work
+        if isinstance(stage, SCORING_STAGES):  # a missing or damaged model, or a label it lacks: before any work
             try:
-                load_checked(stage)
+                load_scorer(stage)
             except UserError as error:
-                raise UserError(f"{recipe_path}: stage[{index}] (classifier): {error}") from None
+                raise UserError(f"{recipe_path}: stage[{index}] ({stage.kind}): {error}") from None
     if inputs:
         recipe.ingest.inputs = [p if "://" in p else str(Path(p).resolve()) for p in inputs]
     if workers is not None:

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ByteSize, Field, ValidationError
 from gristmill_base.errors import UserError
 from pipeline.dedup.stages import DEDUP_STAGES, DedupStage, MinhashDedupStage
 from pipeline.filters.chain import FILTER_STAGES, FilterStage
-from pipeline.filters.classifier import ClassifierStage
 from pipeline.filters.decontaminate import DecontaminateStage, check_evaluations
+from pipeline.filters.scoring import SCORING_STAGES, ScoringStage
 from pipeline.filters.urls import UrlFilterStage
 from pipeline.section import Section as _Section
 from pipeline.section import read_toml
@@ -135,11 +135,11 @@ class Recipe(_Section):
         return segments
 
 
-RunWideStage = DedupStage | ClassifierStage
+RunWideStage = DedupStage | ScoringStage
 
 
 def needs_the_whole_run(stage: object) -> bool:
-    return isinstance(stage, DEDUP_STAGES) or (isinstance(stage, ClassifierStage) and stage.ranks_the_run)
+    return isinstance(stage, DEDUP_STAGES) or (isinstance(stage, SCORING_STAGES) and stage.ranks_the_run)
 
 
 @dataclass
@@ -184,7 +184,7 @@ def recipe_from_dict(raw: dict[str, Any], source: str, base_dir: Path) -> Recipe
             # written into RUN/recipe.toml, so a resumed run cannot meet keys banded by another version
             stage.bands, stage.rows = stage.band_split()
     for index, stage in enumerate(recipe.stage):
-        if isinstance(stage, ClassifierStage):
+        if isinstance(stage, SCORING_STAGES):
             stage.model = _resolve_relative(stage.model, base_dir)
         if isinstance(stage, DecontaminateStage):
             stage.evaluations = [_resolve_relative(p, base_dir) for p in stage.evaluations]

@@ -30,7 +30,7 @@ from gristmill_base.errors import UserError
 from gristmill_base.version import __version__
 from pipeline.classifier.model import model_fingerprint
 from pipeline.executors import build_executor
-from pipeline.filters.classifier import ClassifierStage
+from pipeline.filters.scoring import SCORING_STAGES
 from pipeline.filters.urls import UrlFilterStage
 from pipeline.jobs import all_stage_columns, cluster_stats_path, intermediate_paths, job_dir, plan_jobs
 from pipeline.manifest import write_manifest
@@ -83,7 +83,7 @@ def _inputs_record(prepared: PreparedRun) -> dict[str, Any]:
     models = {
         stage.model: model_fingerprint(stage.model)
         for stage in prepared.recipe.filter_stages
-        if isinstance(stage, ClassifierStage)
+        if isinstance(stage, SCORING_STAGES)
     }
     return record | ({"models": models} if models else {})
 

@@ -18,7 +18,6 @@ import fasttext_new
 import fsspec
 
 from gristmill_base.errors import UserError
-from pipeline.classifier.preparation import FILE as PREPARATION_FILE
 from pipeline.classifier.preparation import TextPreparation
 from pipeline.inputs import is_url
 
@@ -69,14 +68,13 @@ class ClassifierModel:
 
 
 def model_fingerprint(location: str) -> str:
-    """Changes when a local model (file, or folder's model and preparation) changes: sizes and modification
+    """Changes when a local model (a file, or the files of a model folder) changes: sizes and modification
     times, cheap for a model of gigabytes; a URL stands for itself."""
     if is_url(location):
         return location
     path = Path(location)
-    files = [path / MODEL_FILE, path / PREPARATION_FILE] if path.is_dir() else [path]
-    stats = [file.stat() for file in files if file.exists()]
-    return ",".join(f"{stat.st_size}:{stat.st_mtime_ns}" for stat in stats)
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    return ",".join(f"{file.name}:{file.stat().st_size}:{file.stat().st_mtime_ns}" for file in files if file.exists())
 
 
 def _read_model(path: Path, location: str) -> fasttext_new.FastText._FastText:

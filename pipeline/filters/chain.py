@@ -15,13 +15,15 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.filters.c4 import C4_COLUMNS, C4Stage, c4_filter
-from pipeline.filters.classifier import ClassifierStage, classifier_columns, classify, load_checked
+from pipeline.filters.classifier import ClassifierStage, classify, scoring_columns
 from pipeline.filters.decontaminate import DecontaminateStage, decontaminate, decontaminate_columns, shared_index
 from pipeline.filters.fineweb import FineWebStage, fineweb_filter
 from pipeline.filters.gopher import GopherQualityStage, GopherRepetitionStage, gopher_quality, gopher_repetition
+from pipeline.filters.hf_classifier import HfClassifierStage
 from pipeline.filters.langid import LANG_COLUMNS, LangIdStage, LanguageIdentifier, identify_language
 from pipeline.filters.length import LengthStage, length_filter
 from pipeline.filters.pii import PII_COLUMNS, PiiStage, mask_pii
+from pipeline.filters.scoring import SCORING_STAGES, load_scorer
 from pipeline.filters.urls import UrlFilterStage, shared_blocklist
 from pipeline.filters.verdict import Verdict
 from pipeline.filters.words import clear_word_caches
@@ -37,6 +39,7 @@ FilterStage = (
     | PiiStage
     | LangIdStage
     | ClassifierStage
+    | HfClassifierStage
     | DecontaminateStage
 )
 FILTER_STAGES: tuple[type[FilterStage], ...] = (
@@ -49,6 +52,7 @@ FILTER_STAGES: tuple[type[FilterStage], ...] = (
     LengthStage,
     PiiStage,
     ClassifierStage,
+    HfClassifierStage,
     DecontaminateStage,
 )
 Runner = Callable[[str, str | None], Verdict]
@@ -56,8 +60,8 @@ Runner = Callable[[str, str | None], Verdict]
 
 def stage_columns(options: FilterStage) -> tuple[pa.Field, ...]:
     """The typed columns a stage adds to every document it sees (docs/formats.md)."""
-    if isinstance(options, ClassifierStage):
-        return classifier_columns(options)
+    if isinstance(options, SCORING_STAGES):
+        return scoring_columns(options)
     if isinstance(options, DecontaminateStage):
         return decontaminate_columns(options)
     return {LangIdStage: LANG_COLUMNS, PiiStage: PII_COLUMNS, C4Stage: C4_COLUMNS}.get(type(options), ())
@@ -71,9 +75,9 @@ def build_runner(options: FilterStage) -> Runner:
     if isinstance(options, DecontaminateStage):
         index = shared_index(options)
         return lambda text, url: decontaminate(text, index, options)
-    if isinstance(options, ClassifierStage):
-        model = load_checked(options)  # once per task
-        return lambda text, url: classify(text, model, options)
+    if isinstance(options, SCORING_STAGES):
+        scorer = load_scorer(options)  # once per task
+        return lambda text, url: classify(text, scorer, options)
     if isinstance(options, LangIdStage):
         LanguageIdentifier.shared()  # a model that cannot load fails the task here, not every document
     functions: dict[type, Callable[[str, Any], Verdict]] = {

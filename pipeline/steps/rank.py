@@ -1,9 +1,10 @@
-"""A classifier stage with `keep_top_fraction`: keep the best-scored share of the whole run. The rank needs
+"""A scoring stage (`classifier`, `hf_classifier`) with `keep_top_fraction`: keep the best-scored share of
+the whole run. The rank needs
 every score first, so like a dedup stage it ends a job and adds its own phases:
 
-  classifier/scores   one task per document file: each document's score, top label and id hash
-  classifier/cutoff   one task: the exact cutoff over the run, `stats/<stage>/rank.json`
-  classifier/apply    (the next job's source) documents in the top share kept, the others removed
+  <stage>/scores      one task per document file: each document's score, top label and id hash
+  <stage>/cutoff      one task: the exact cutoff over the run, `stats/<stage>/rank.json`
+  <stage>/apply       (the next job's source) documents in the top share kept, the others removed as `<stage>_rank`
 
 The count kept is round(fraction x documents), halves up. Documents are ordered by score, highest first,
 ties by a 64-bit hash of the id, then by the id itself: the order depends on nothing but the documents, so
@@ -28,12 +29,11 @@ from datatrove.pipeline.base import PipelineStep
 
 from gristmill_base.atomic import write_json_atomic
 from pipeline.dedup.dataset import document_files, row_batches, write_table_atomic
-from pipeline.filters.classifier import ClassifierStage, load_checked
+from pipeline.filters.scoring import ScoringStage, load_scorer
 from pipeline.progress import TaskProgress
 from pipeline.steps.counters import StageCounters
 from pipeline.steps.decisions_source import DecisionsSource
 
-RULE = "classifier_rank"
 SCORES_SCHEMA = pa.schema(
     [("score", pa.float64()), ("label", pa.string()), ("id_hash", pa.uint64()), ("id", pa.string())]
 )
@@ -87,7 +87,7 @@ class RankScoresStep(PipelineStep):
     name = "classifier scores"
     type = "gristmill"
 
-    def __init__(self, stage: ClassifierStage, docs_dir: Path, work_dir: Path, progress_folder: Path):
+    def __init__(self, stage: ScoringStage, docs_dir: Path, work_dir: Path, progress_folder: Path):
         super().__init__()
         self.stage = stage
         self.docs_dir = docs_dir
@@ -102,7 +102,7 @@ class RankScoresStep(PipelineStep):
         yield from ()
 
     def _score(self, path: Path, index: int) -> None:
-        model = load_checked(self.stage)
+        model = load_scorer(self.stage)
         progress = TaskProgress(self.progress_folder / f"task-{index:05d}.json")
         rows_total, size = max(pq.ParquetFile(path).metadata.num_rows, 1), path.stat().st_size
         scores, labels, ids = [], [], []
@@ -123,7 +123,7 @@ class RankCutoffStep(PipelineStep):
     name = "classifier cutoff"
     type = "gristmill"
 
-    def __init__(self, stage: ClassifierStage, docs_dir: Path, work_dir: Path, stats_path: Path):
+    def __init__(self, stage: ScoringStage, docs_dir: Path, work_dir: Path, stats_path: Path):
         super().__init__()
         self.stage = stage
         self.docs_dir = docs_dir
@@ -154,7 +154,7 @@ class RankApplyStep(DecisionsSource):
 
     name = "classifier apply"
 
-    def __init__(self, run_dir: Path, stage: ClassifierStage, docs_dir: Path, work_dir: Path, progress_folder: Path):
+    def __init__(self, run_dir: Path, stage: ScoringStage, docs_dir: Path, work_dir: Path, progress_folder: Path):
         super().__init__(run_dir, stage.kind, docs_dir, progress_folder)
         self.stage = stage
         self.folder = RankFolder(work_dir)
@@ -176,16 +176,18 @@ class RankApplyStep(DecisionsSource):
                 if cutoff.keeps(score, hashed, document.id):
                     counters.count_kept(text_bytes)
                 else:
-                    meta.update(removed_by=RULE, removed_detail=_detail(stage, score, cutoff), removed_stage=stage.kind)
-                    counters.count_removed(RULE, text_bytes)
+                    rule = f"{stage.kind}_rank"
+                    meta.update(removed_by=rule, removed_detail=_detail(stage, score, cutoff), removed_stage=stage.kind)
+                    counters.count_removed(rule, text_bytes)
                 row += 1
                 yield document
             progress.update(size * row // total, row)
         progress.update(size, row, force=True)
 
 
-def _detail(stage: ClassifierStage, score: float, cutoff: Cutoff) -> str:
+def _detail(stage: ScoringStage, score: float, cutoff: Cutoff) -> str:
     place = f"the top {stage.keep_top_fraction:g} keeps {cutoff.keep:,} of {cutoff.documents:,}"
+    scored = f"{stage.name}: score({stage.keep_label or 'output'})={score:.4g}"
     if not cutoff.keep:
-        return f"{stage.name}: score({stage.keep_label})={score:.4g}; {place}"
-    return f"{stage.name}: score({stage.keep_label})={score:.4g} ranks below the cutoff {cutoff.score:.4g}; {place}"
+        return f"{scored}; {place}"
+    return f"{scored} ranks below the cutoff {cutoff.score:.4g}; {place}"

@@ -22,7 +22,7 @@ from pipeline.classifier.training import TrainingOptions, train_classifier
 from pipeline.prepared import prepare_run
 from pipeline.recipe import load_recipe
 from pipeline.runner import execute
-from pipeline.steps.rank import RULE, Cutoff, id_hash, kept_count
+from pipeline.steps.rank import Cutoff, id_hash, kept_count
 
 SAMPLES = Path(__file__).resolve().parents[3] / "recipes" / "samples"
 INPUTS = [SAMPLES / "classifier-positive.jsonl.gz", SAMPLES / "classifier-negative.jsonl.gz"]
@@ -71,7 +71,7 @@ def test_the_kept_count_is_the_rounded_share_and_the_best_scores(reference: Path
     removed = pl.read_parquet(reference / "removed" / "classifier" / "*.parquet")
     assert kept.height + removed.height == DOCUMENTS
     assert kept["classifier_score"].min() >= removed["classifier_score"].max()
-    assert set(removed["removed_by"]) == {RULE}
+    assert set(removed["removed_by"]) == {"classifier_rank"}
     assert "ranks below the cutoff" in removed["removed_detail"][0]
     assert "the top 0.1 keeps 202 of 2,021" in removed["removed_detail"][0]
     stats = json.loads((reference / "stats" / "classifier" / "rank.json").read_text())
