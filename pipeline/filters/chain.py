@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.filters.c4 import C4_COLUMNS, C4Stage, c4_filter
-from pipeline.filters.classifier import ClassifierStage, classify, scoring_columns
+from pipeline.filters.classifier import ClassifierStage, classify, classify_batch, scoring_columns
 from pipeline.filters.decontaminate import DecontaminateStage, decontaminate, decontaminate_columns, shared_index
 from pipeline.filters.fineweb import FineWebStage, fineweb_filter
 from pipeline.filters.gopher import GopherQualityStage, GopherRepetitionStage, gopher_quality, gopher_repetition
@@ -76,8 +76,7 @@ def build_runner(options: FilterStage) -> Runner:
         index = shared_index(options)
         return lambda text, url: decontaminate(text, index, options)
     if isinstance(options, SCORING_STAGES):
-        scorer = load_scorer(options)  # once per task
-        return lambda text, url: classify(text, scorer, options)
+        return ScoringRunner(options)
     if isinstance(options, LangIdStage):
         LanguageIdentifier.shared()  # a model that cannot load fails the task here, not every document
     functions: dict[type, Callable[[str, Any], Verdict]] = {
@@ -91,6 +90,21 @@ def build_runner(options: FilterStage) -> Runner:
     }
     function = functions[type(options)]
     return lambda text, url: function(text, options)
+
+
+class ScoringRunner:
+    """A model-scoring stage: per document like every runner, and `batch` for the chain, which scores a
+    whole batch in one call (a GPU model runs it as batches of its `batch_size`)."""
+
+    def __init__(self, options: ClassifierStage | HfClassifierStage):
+        self.options = options
+        self.scorer = load_scorer(options)  # once per task
+
+    def __call__(self, text: str, url: str | None) -> Verdict:
+        return classify(text, self.scorer, self.options)
+
+    def batch(self, texts: list[str]) -> list[Verdict]:
+        return classify_batch(texts, self.scorer, self.options)
 
 
 @dataclass(slots=True)
@@ -120,9 +134,9 @@ class FilterChain:
             counters = self.counters[options.kind]
             started = time.perf_counter()
             survivors = []
-            for i in alive:
+            verdicts = _verdicts(runner, options.kind, [outcomes[i].text for i in alive], [urls[i] for i in alive])
+            for i, verdict in zip(alive, verdicts, strict=True):
                 outcome = outcomes[i]
-                verdict = apply_safely(runner, options.kind, outcome.text, urls[i])
                 counters.bytes_in += sizes[i]
                 outcome.columns.update(verdict.columns)
                 if verdict.text is not outcome.text:
@@ -140,6 +154,18 @@ class FilterChain:
             alive = survivors
         clear_word_caches()  # the caches serve the stages of one batch; keep memory flat across batches
         return outcomes
+
+
+def _verdicts(runner: Runner, kind: str, texts: list[str], urls: list[str | None]) -> list[Verdict]:
+    """Each text's verdict: in one call for a runner that takes batches, one by one otherwise (and when the
+    batch call fails, so the failure is pinned on the document that causes it)."""
+    batch = getattr(runner, "batch", None)
+    if batch is not None and texts:
+        try:
+            return batch(texts)
+        except Exception:  # retried one by one below
+            pass
+    return [apply_safely(runner, kind, text, url) for text, url in zip(texts, urls, strict=True)]
 
 
 def apply_safely(runner: Runner, kind: str, text: str, url: str | None) -> Verdict:

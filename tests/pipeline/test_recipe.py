@@ -171,7 +171,7 @@ def test_slurm_table_is_not_needed_for_local_runs(tmp_path: Path):
 
 ALL_KINDS = (
     "'ingest', 'url_filter', 'langid', 'gopher_repetition', 'gopher_quality', 'c4', 'fineweb', 'length', 'pii', "
-    "'classifier', 'decontaminate', 'exact_dedup', 'line_dedup', 'minhash_dedup', 'shard'"
+    "'classifier', 'hf_classifier', 'decontaminate', 'exact_dedup', 'line_dedup', 'minhash_dedup', 'shard'"
 )
 
 

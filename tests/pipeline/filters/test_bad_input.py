@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hf_factory import tiny_bert
 
 from pipeline.classifier.training import TrainingOptions, train_classifier
 from pipeline.filters.c4 import c4_filter
@@ -15,6 +16,7 @@ from pipeline.filters.classifier import ClassifierStage
 from pipeline.filters.decontaminate import DecontaminateStage
 from pipeline.filters.fineweb import fineweb_filter
 from pipeline.filters.gopher import gopher_quality, gopher_repetition
+from pipeline.filters.hf_classifier import HfClassifierStage
 from pipeline.filters.langid import identify_language
 from pipeline.filters.length import LengthStage, length_filter
 from pipeline.filters.pii import mask_pii
@@ -62,15 +64,17 @@ def with_files(tmp_path_factory: pytest.TempPathFactory) -> dict[type, object]:
     train_classifier(sources, folder / "model", TrainingOptions(buckets=1 << 12, max_per_label=200))
     evaluation = folder / "eval.jsonl"
     evaluation.write_text(json.dumps({"text": "word another thing. " * 10}) + "\n")
+    tiny_bert(folder / "hf", "word another thing " * 10, ["bad", "good"])
     return {
         UrlFilterStage: UrlFilterStage(default_lists=False),
+        HfClassifierStage: HfClassifierStage(model=str(folder / "hf"), keep_label="good", max_tokens=64),
         ClassifierStage: ClassifierStage(model=str(folder / "model"), keep_label="positive"),
         DecontaminateStage: DecontaminateStage(evaluations=[str(evaluation)], cut_lines=True),
     }
 
 
 @pytest.mark.parametrize("text_name", HOSTILE)
-@pytest.mark.parametrize("kind", [ClassifierStage, DecontaminateStage])
+@pytest.mark.parametrize("kind", [ClassifierStage, HfClassifierStage, DecontaminateStage])
 def test_stages_with_files_take_hostile_text(with_files: dict[type, object], kind: type, text_name: str) -> None:
     runner = build_runner(with_files[kind])  # type: ignore[arg-type]
     first = runner(HOSTILE[text_name], None)

@@ -5,15 +5,14 @@ weights, a missing folder or a label the model lacks stop the run before any wor
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import gzip
 import json
-import re
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hf_factory import tiny_bert
 
 from gristmill.cli import main
 from gristmill_base.errors import UserError
@@ -34,31 +33,14 @@ def documents(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def tiny_bert(folder: Path, documents: Path, labels: list[str] | None) -> Path:
-    """A 2-layer BERT with a WordPiece vocabulary of the documents' commonest words, saved as safetensors."""
-    words = collections.Counter(re.findall(r"[a-z]+", documents.read_text().lower()))
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *(word for word, _ in words.most_common(400))]
-    folder.mkdir(parents=True)
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    transformers.BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
-    heads = {"id2label": dict(enumerate(labels)), "label2id": {n: i for i, n in enumerate(labels)}} if labels else {}
-    config = transformers.BertConfig(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=128, num_labels=len(labels) if labels else 1, **heads,
-    )  # fmt: skip
-    torch.manual_seed(0)
-    transformers.BertForSequenceClassification(config).save_pretrained(folder, safe_serialization=True)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def regression(tmp_path_factory: pytest.TempPathFactory, documents: Path) -> Path:
-    return tiny_bert(tmp_path_factory.mktemp("hf") / "edu", documents, None)
+    return tiny_bert(tmp_path_factory.mktemp("hf") / "edu", documents.read_text(), None)
 
 
 @pytest.fixture(scope="module")
 def two_labels(tmp_path_factory: pytest.TempPathFactory, documents: Path) -> Path:
-    return tiny_bert(tmp_path_factory.mktemp("hf") / "quality", documents, ["bad", "good"])
+    return tiny_bert(tmp_path_factory.mktemp("hf") / "quality", documents.read_text(), ["bad", "good"])
 
 
 def run(tmp_path: Path, documents: Path, stage: str) -> tuple[int, Path]:
