@@ -17,3 +17,21 @@ def stage_counts(stage: dict[str, Any]) -> list[str]:
         f"{stage['removed']:,}",
         share(stage["removed"], stage["docs_in"]),
     ]
+
+
+def score_line(scores: dict[str, Any]) -> str:
+    """A scoring stage in one line: how many it scored and removed, where it cut, and the closest scores on
+    either side of the cut."""
+    cut = f"; threshold {scores['threshold']:.4g} ({scores['rule']})" if scores["threshold"] is not None else ""
+    sides = [
+        f"{side} {examples[0]['score']:.4g}"
+        for side, examples in (
+            ("lowest passed", scores["nearest_passed"]),
+            ("highest removed", scores["nearest_removed"]),
+        )
+        if examples
+    ]
+    return (
+        f"{scores['stage']} ({scores['column']}): {scores['documents']:,} scored, {scores['removed']:,} removed "
+        f"({share(scores['removed'], scores['documents'])}){cut}" + (f"; {', '.join(sides)}" if sides else "")
+    )

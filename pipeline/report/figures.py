@@ -16,6 +16,7 @@ import polars as pl
 from pipeline.report import documents
 from pipeline.report.examples import DEDUP_KINDS, rule_examples
 from pipeline.report.run_folder import RunFolder
+from pipeline.report.scores import score_figures
 
 SCHEMA_VERSION = 1
 PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
@@ -61,6 +62,7 @@ def compute_figures(run: RunFolder, samples: int = 3) -> dict[str, Any]:
         "duplicates": _duplicates(run, funnel),
         "domains": _domains(frame),
         "time": _time(summary, funnel, run),
+        "scores": score_figures(run, samples),
         "examples": rule_examples(run, frame, samples),
         "checks": _checks(funnel, frame, manifest),
     }

@@ -4,9 +4,10 @@ anywhere (an air-gapped cluster, a mail attachment). Every text from the data is
 from __future__ import annotations
 
 from html import escape
+from itertools import pairwise
 from typing import Any
 
-from pipeline.report.cells import share, stage_counts
+from pipeline.report.cells import score_line, share, stage_counts
 from pipeline.report.charts import bar_chart, column_chart, figure
 from pipeline.summary import size_text
 
@@ -38,6 +39,7 @@ def render_html(figures: dict[str, Any], extra_section: str = "") -> str:
         _lengths(figures["lengths"]),
         _languages(figures["languages"]),
         _duplicates(figures["duplicates"]),
+        _scores(figures["scores"]),
         _domains(figures["domains"]),
         _time(figures["time"]),
         _examples(figures["examples"]),
@@ -176,6 +178,38 @@ def _duplicates(duplicates: list[dict[str, Any]]) -> str:
             caption = "clusters by size (a cluster keeps one document)"
             parts.append(figure(f"clusters-{dup['stage']}", caption, bar_chart(rows, ["clusters"])))
     return "".join(parts)
+
+
+def _scores(stages: list[dict[str, Any]]) -> str:
+    """Per scoring stage: its scores passed and removed per bin, and the documents nearest its threshold."""
+    if not stages:
+        return ""
+    parts = ["<h2>Classifier scores</h2>"]
+    for stage in stages:
+        histogram = stage["histogram"]
+        edges = histogram["edges"]
+        labels = [f"{low:.2f}–{high:.2f}" for low, high in pairwise(edges)]
+        chart = column_chart(
+            labels, [("passed", histogram["passed"]), ("removed", histogram["removed"])], lambda v: f"{v:,.0f}"
+        )
+        caption = f"documents per {stage['column']} bin, passed and removed by {stage['stage']}"
+        parts += [f"<h3>{escape(stage['stage'])}</h3><p>{escape(score_line(stage))}</p>"]
+        parts.append(figure(f"scores-{stage['stage']}", caption, chart))
+        for kind, side, title in (
+            ("kept", "nearest_passed", "passed with the lowest scores"),
+            ("removed", "nearest_removed", "removed with the highest scores"),
+        ):
+            if stage[side]:
+                parts.append(f'<p class="muted">{title}:</p>')
+                parts += [_scored_example(row, kind) for row in stage[side]]
+    return "".join(parts)
+
+
+def _scored_example(row: dict[str, Any], kind: str) -> str:
+    return (
+        f'<div class="example {kind}"><p><b>{kind}</b> · <span class="value">score {row["score"]:.4g}</span> · '
+        f"{escape(row['url'] or row['id'])}</p><pre>{escape(row['text'])}</pre></div>"
+    )
 
 
 def _domains(domains: list[dict[str, Any]]) -> str:

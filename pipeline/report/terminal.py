@@ -8,7 +8,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.report.cells import share, stage_counts
+from pipeline.report.cells import score_line, share, stage_counts
 from pipeline.summary import size_text
 
 
@@ -56,6 +56,8 @@ def print_report(console: Console, figures: dict[str, Any]) -> None:
             f"{dup['stage']}: removed {dup['removed']:,} of {dup['docs_in']:,} documents "
             f"({share(dup['removed'], dup['docs_in'])}, {size_text(dup['removed_bytes'])}){clusters}"
         )
+    for scores in figures["scores"]:
+        console.print(score_line(scores))
     domains = [
         [row["domain"], f"{row['kept']:,}", f"{row['removed']:,}", size_text(row["kept_bytes"])]
         for row in figures["domains"][:10]
