@@ -1,5 +1,5 @@
-"""`gristmill generate | export | plan`: argument handling for what users reach for around training; the work
-is in `train.generate_command`, `train.export` and `model.plan`. Every user mistake is a UserError."""
+"""`gristmill generate | export | eval | plan`: argument handling for what users reach for around training; the work
+is in `train.generate_command`, `train.export`, `train.eval` and `model.plan`. Every user mistake is a UserError."""
 
 from __future__ import annotations
 
@@ -52,6 +52,29 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--tokenizer", metavar="DIR", help="default: the folder the checkpoint records")
     export.set_defaults(handler=cmd_export)
 
+    evaluate = commands.add_parser(
+        "eval",
+        help="bits per byte on text sets and accuracy on multiple-choice / cloze tasks of a checkpoint or HF folder",
+        description="Score a gristmill checkpoint or a Hugging Face folder: bits per byte on text (files, JSONL, "
+        "Parquet, run folders, a packed folder's val split) and tasks (gristmill's JSONL form, HellaSwag, ARC, "
+        "PIQA, Winogrande, LAMBADA files; see docs/formats.md). Nothing is downloaded.",
+    )
+    evaluate.add_argument("model", metavar="MODEL", help="a checkpoint step folder, a training output or an HF folder")
+    evaluate.add_argument("--text", action="append", default=[], metavar="[NAME=]PATH", help="a text set (repeatable)")
+    evaluate.add_argument("--task", action="append", default=[], metavar="[NAME=]PATH", help="a task file (repeatable)")
+    evaluate.add_argument("--text-field", default="text", metavar="F", help="JSONL/Parquet field of the text sets")
+    evaluate.add_argument("--limit", type=_positive, metavar="N", help="the first N documents / items of each")
+    evaluate.add_argument("--shots", type=int, default=0, metavar="K", help="solved examples shown before each item")
+    evaluate.add_argument("--fewshot-from", metavar="FILE", help="the task file the --shots examples come from")
+    evaluate.add_argument("--batch-size", type=_positive, default=16, metavar="B", help="sequences per forward pass")
+    evaluate.add_argument("--max-length", type=_positive, metavar="N", help="context length (default: the model's)")
+    evaluate.add_argument("--tokenizer", metavar="DIR", help="a checkpoint's tokenizer (default: the one it records)")
+    evaluate.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when present)")
+    evaluate.add_argument("--dtype", choices=["auto", "fp32", "bf16"], default="auto", help="auto: bf16 on a GPU")
+    evaluate.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    evaluate.add_argument("--per-example", metavar="FILE.jsonl", help="write each item's log-likelihoods")
+    evaluate.set_defaults(handler=cmd_eval)
+
     plan = commands.add_parser(
         "plan",
         help="parameters, FLOPs, Chinchilla tokens, memory per GPU and time of a training run",
@@ -90,6 +113,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     from train.export import describe, export_hf
 
     Console().print(f"exported {describe(export_hf(args.checkpoint, args.output, args.tokenizer))}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from train.eval.command import EvalOptions, run_eval
+
+    if args.shots < 0:
+        raise UserError(f"--shots {args.shots}: expected 0 or more")
+    options = EvalOptions(args.text, args.task, args.text_field, args.limit, args.shots, args.fewshot_from,
+                          args.batch_size)  # fmt: skip
+    run_eval(args.model, options, args.tokenizer, args.device, args.dtype, args.max_length, args.json,
+             args.per_example, Console())  # fmt: skip
     return 0
 
 

@@ -4,6 +4,7 @@ overrides (dotted keys, TOML values), and one clear line for anything wrong."""
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -63,11 +64,23 @@ class RunSection(Section):
     peak_tflops: Annotated[float, Field(gt=0)] | None = None  # for MFU where the GPU is not in the built-in table
 
 
+class EvalSection(Section):
+    """Text sets (bits per byte) and tasks (accuracy) scored during training, as `gristmill eval` scores them."""
+
+    sets: list[str] = Field(default_factory=list)  # [NAME=]PATH: text files, JSONL, Parquet, run or packed folders
+    tasks: list[str] = Field(default_factory=list)  # [NAME=]PATH: task files (docs/formats.md)
+    every: Annotated[int, Field(ge=0)] = 0  # steps; 0: when the validation runs (run.eval_every, and at the end)
+    limit: Positive | None = None  # the first N documents / items of each
+    batch_size: Positive = 16
+    text_field: str = "text"
+
+
 class TrainConfig(Section):
     model: ModelSection = Field(default_factory=ModelSection)
     data: DataSection
     optim: OptimSection = Field(default_factory=OptimSection)
     run: RunSection = Field(default_factory=RunSection)
+    eval: EvalSection = Field(default_factory=EvalSection)
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
@@ -99,7 +112,15 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     if config.data.tokenizer is not None:
         config.data.tokenizer = resolve("data.tokenizer", config.data.tokenizer)
     config.run.output = resolve("run.output", config.run.output)
+    config.eval.sets = [_resolve_named(spec, lambda p: resolve("eval.sets", p)) for spec in config.eval.sets]
+    config.eval.tasks = [_resolve_named(spec, lambda p: resolve("eval.tasks", p)) for spec in config.eval.tasks]
     return config
+
+
+def _resolve_named(spec: str, resolve: Callable[[str], str]) -> str:
+    """`NAME=PATH` or `PATH`, the path resolved; a set keeps the name its path gave it."""
+    name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+    return f"{name or Path(path).name.split('.')[0]}={resolve(path)}"
 
 
 def _apply_override(raw: dict[str, Any], item: str) -> str:

@@ -30,6 +30,7 @@ from tokenizer.files import fingerprint
 from train import checkpoint
 from train.config import TrainConfig
 from train.data import Batches, TokenStream
+from train.eval.during_training import TrainingEvaluation
 from train.evaluate import Evaluator, token_bytes, unigram_entropy
 from train.optim import Optimizers, build_optimizers
 from train.parallel import World, all_sum, full_state, gradient_sync, join_world, leave_world, load_full_state, wrap
@@ -147,6 +148,7 @@ def _train(config: TrainConfig, resume: bool, world: World, console: Console) ->
     start = _resume(output, model, optimizers, batches, fingerprint, console) if resume else 0
     output.mkdir(parents=True, exist_ok=True)
     evaluator = Evaluator(data.path, data.seq_len, data.micro_batch, run.eval_sequences, world, byte_counts)
+    extra_eval = _training_evaluation(config, model, tokenizer, manifest, world, sharded)
     schedule = Schedule(config.optim.schedule, 1.0, run.steps, config.optim.warmup, config.optim.min_ratio)
     tokens_per_step = data.global_batch * data.seq_len
     peak = peak_flops(world.device, run.peak_tflops)  # of one device: the world's is size times that
@@ -184,6 +186,13 @@ def _train(config: TrainConfig, resume: bool, world: World, console: Console) ->
             began = time.perf_counter()
             record.update(evaluator(model, _autocast(world, config)))
             throughput.exclude(time.perf_counter() - began)
+        every = config.eval.every or run.eval_every
+        if extra_eval and ((every and (step + 1) % every == 0) or done):
+            began = time.perf_counter()
+            record.update(extra_eval() if world.main else {})
+            if world.size > 1:
+                dist.barrier()
+            throughput.exclude(time.perf_counter() - began)
         if (step + 1) % run.log_every == 0 or done:
             record.update(throughput.report(step + 1))
             console.print(console_line(record, run.steps), soft_wrap=True)
@@ -199,6 +208,15 @@ def _train(config: TrainConfig, resume: bool, world: World, console: Console) ->
         _summarise(console, records, throughput, time.perf_counter() - started, output, model, tokens_per_step,
                    baseline)  # fmt: skip
     return records
+
+
+def _training_evaluation(config: TrainConfig, model: GPT, tokenizer: str | None, manifest: dict[str, Any],
+                         world: World, sharded: bool) -> TrainingEvaluation | None:  # fmt: skip
+    """`[eval]`'s sets and tasks, read once; None when it names none."""
+    if not config.eval.sets and not config.eval.tasks:
+        return None
+    bf16 = config.run.dtype == "bf16" or (config.run.dtype == "auto" and world.device.type == "cuda")
+    return TrainingEvaluation(config.eval, model, tokenizer, manifest["eos_id"], world.device, bf16, sharded)
 
 
 def _save(output: Path, step: int, model: GPT, optimizers: Optimizers, fingerprint: dict[str, Any],

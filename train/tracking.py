@@ -137,6 +137,8 @@ def console_line(record: dict[str, Any], total_steps: int) -> str:
         parts.append(f"val {record['val_loss']:.4f}")
     if "val_bpb" in record:
         parts.append(f"bpb {record['val_bpb']:.4f}")
+    parts += [f"{key.removeprefix('eval/').replace('_', ' ')} {value:.4f}" for key, value in record.items()
+              if key.startswith("eval/")]  # fmt: skip
     if "tokens_per_s" in record:
         parts.append(f"{record['tokens_per_s']:,.0f} tok/s")
     if "mfu" in record:

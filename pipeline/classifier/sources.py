@@ -5,13 +5,13 @@ folders (their kept shards), given as files or folders."""
 from __future__ import annotations
 
 import gzip
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from gristmill_base.errors import UserError
+from gristmill_base.jsonl import json_object
 from tokenizer.sources import input_files
 
 
@@ -50,11 +50,8 @@ def _jsonl(path: Path, text_field: str, label_field: str | None) -> Iterator[tup
     for number, line in enumerate(_lines(path), 1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            raise UserError(f"{path}:{number}: not a JSON object") from None
-        if not isinstance(row, dict) or text_field not in row:
+        row = json_object(line, f"{path}:{number}")
+        if text_field not in row:
             raise UserError(f"{path}:{number}: no field {text_field!r}")
         if label_field and label_field not in row:
             raise UserError(f"{path}:{number}: no field {label_field!r}")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import pyarrow.parquet as pq
 from pydantic import Field
 
 from gristmill_base.errors import UserError
+from gristmill_base.jsonl import json_object
 from pipeline.filters.verdict import Verdict
 from pipeline.filters.words import content_words
 from pipeline.section import Section
@@ -200,12 +200,7 @@ def _rows(path: Path, options: DecontaminateStage) -> Iterator[tuple[str, dict]]
             if not line.strip():
                 continue
             if name.endswith((".jsonl", ".jsonl.gz", ".json.gz")):
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    raise UserError(f"{path}:{number}: not a JSON object") from None
-                if not isinstance(row, dict):
-                    raise UserError(f"{path}:{number}: not a JSON object")
+                row = json_object(line, f"{path}:{number}")
             else:
                 row = {field: line.rstrip("\n") for field in options.text_fields}
             yield _item_name(row, options, f"line {number}"), row

@@ -1,0 +1,112 @@
+"""Bits per byte: how many bits the model needs per UTF-8 byte of a text set. It does not depend on the
+tokenizer, so models with different tokenizers compare on it.
+
+A text set is documents (text files, one document per file; JSONL or Parquet with a text field; a run
+folder's shards) or the val split of a `gristmill pack` folder. A document is scored as training saw one: after
+the model's prefix token (a gristmill model's end-of-text), in windows of the model's length, each window
+conditioned on the token before it, every token of the text scored once; bits per byte is the summed negative
+log-likelihood in bits over the document's UTF-8 bytes. A packed val split is scored exactly as the trainer's
+validation does it (every window of the split; end-of-text targets count in the loss but stand for no bytes),
+so the figure equals the trainer's `val_bpb` when that one covers the whole split.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gristmill_base.errors import UserError
+from train.eval.likelihood import Request
+from train.eval.models import ScoringModel
+
+
+@dataclass
+class TextSet:
+    name: str
+    documents: int
+    text_bytes: int
+    requests: list[Request]
+    byte_counts: list[np.ndarray] | None = None  # packed: bytes per scored token of each window
+
+
+def read_text_set(spec: str, model: ScoringModel, text_field: str = "text", limit: int | None = None) -> TextSet:
+    """`NAME=PATH` or `PATH`: a file, a folder of files, a run folder or a packed folder."""
+    name, _, path_text = spec.rpartition("=") if "=" in spec else ("", "", spec)
+    path = Path(path_text)
+    name = name or path.name.split(".")[0]
+    if not path.exists():
+        raise UserError(f"--text: {path}: no such file or folder")
+    if (path / "manifest.json").is_file() and (path / "val").is_dir():
+        return _packed(name, path, model)
+    documents = list(_documents(path, text_field, limit))
+    if not documents:
+        raise UserError(f"{path}: no documents with text")
+    requests = [request for text in documents for request in windows([model.prefix_id, *model.encode(text)], model)]
+    return TextSet(name, len(documents), sum(len(text.encode("utf-8")) for text in documents), requests)
+
+
+def windows(tokens: list[int], model: ScoringModel) -> Iterator[Request]:
+    """Every token after the first, once: windows of `max_length` scored tokens, each after the token before."""
+    span = model.max_length
+    for start in range(0, len(tokens) - 1, span):
+        window = tokens[start : start + span + 1]
+        yield Request(tuple(window), len(window) - 1)
+
+
+def _documents(path: Path, text_field: str, limit: int | None) -> Iterator[str]:
+    from pipeline.classifier.sources import read_documents
+
+    if path.is_file() and not path.name.endswith((".jsonl", ".jsonl.gz", ".json.gz", ".parquet")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if text:
+            yield text
+        return
+    for number, (_, text) in enumerate(read_documents([str(path)], text_field), 1):
+        if limit is not None and number > limit:
+            return
+        yield text
+
+
+def _packed(name: str, folder: Path, model: ScoringModel) -> TextSet:
+    from tokenizer.files import fingerprint
+    from train.data import TokenStream
+    from train.evaluate import token_bytes
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    tokenizer_dir = getattr(model, "tokenizer_dir", None)
+    if tokenizer_dir is None or fingerprint(tokenizer_dir) != manifest.get("tokenizer_sha256"):
+        raise UserError(f"{folder}: packed with another tokenizer than the model's; give the text instead")
+    stream = TokenStream(folder, "val")
+    span = model.max_length
+    count = (len(stream) - 1) // span
+    if count == 0:
+        raise UserError(f"{folder}: the val split has fewer than {span + 1} tokens, one window")
+    sizes = token_bytes(model.tokenizer)  # type: ignore[attr-defined]
+    requests, byte_counts = [], []
+    for window in range(count):
+        tokens = stream.read(window * span, span + 1)
+        requests.append(Request(tuple(int(t) for t in tokens), span))
+        byte_counts.append(sizes[tokens[1:]])
+    text_bytes = int(sum(int(counts.sum()) for counts in byte_counts))
+    return TextSet(name, manifest["val"]["documents"], text_bytes, requests, byte_counts)
+
+
+def bits_per_byte(text_set: TextSet, logprobs: list[np.ndarray]) -> dict[str, float | int]:
+    """The set's figures from the log-probabilities of its requests."""
+    if text_set.byte_counts is None:
+        nats = -sum(float(values.sum()) for values in logprobs)
+    else:  # a packed split: targets that stand for no text (end-of-text) are left out, as in training
+        nats = -sum(float(v[c > 0].sum()) for v, c in zip(logprobs, text_set.byte_counts, strict=True))
+    tokens = sum(len(values) for values in logprobs)
+    return {
+        "documents": text_set.documents,
+        "tokens": tokens,
+        "bytes": text_set.text_bytes,
+        "bits_per_byte": nats / math.log(2) / text_set.text_bytes,
+        "nats_per_token": -sum(float(v.sum()) for v in logprobs) / max(tokens, 1),
+    }
