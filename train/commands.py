@@ -1,17 +1,14 @@
-"""`gristmill generate | export | eval | plan`: argument handling for what users reach for around training; the work
-is in `train.generate_command`, `train.export`, `train.eval` and `model.plan`. Every user mistake is a UserError."""
+"""`gristmill generate | export | eval | ablate | plan`: argument handling for what users reach for around
+training; the work is in `train.generate_command`, `train.export`, `train.eval`, `train.ablate` and
+`model.plan`. Every user mistake is a UserError."""
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from gristmill_base.errors import UserError
-
-if TYPE_CHECKING:
-    from model.plan import Plan
 
 
 def _positive(text: str) -> int:
@@ -75,15 +72,49 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--per-example", metavar="FILE.jsonl", help="write each item's log-likelihoods")
     evaluate.set_defaults(handler=cmd_eval)
 
+    ablate = commands.add_parser(
+        "ablate",
+        help="compare runs: the same tokenizer, token budget, model and seed for each, trained and evaluated alike",
+        description="One controlled experiment over several run folders: a shared tokenizer, the same number of "
+        "training tokens drawn from each, the same model, seed and schedule; then every model on the same sets, "
+        "compared with paired standard errors. Rerunning the same command resumes.",
+    )
+    ablate.add_argument("runs", nargs="+", metavar="[NAME=]RUN_DIR", help="the run folders to compare (two or more)")
+    ablate.add_argument("--output", required=True, metavar="DIR", help="the ablation folder (rerun: resume)")
+    ablate.add_argument("--tokens", required=True, metavar="N", help="training tokens per run, e.g. 20M")
+    ablate.add_argument("--config", metavar="TRAIN.toml", help="model, optim, run and data settings to share")
+    ablate.add_argument("--tokenizer", metavar="DIR", help="a tokenizer folder (default: train one on all runs)")
+    ablate.add_argument("--vocab-size", type=_positive, default=8192, metavar="V", help="of the trained tokenizer")
+    ablate.add_argument("--tokenizer-bytes", metavar="N", default="20M", help="text per run to train it on (20M)")
+    ablate.add_argument("--text", action="append", default=[], metavar="[NAME=]PATH", help="an evaluation text set")
+    ablate.add_argument("--task", action="append", default=[], metavar="[NAME=]PATH", help="an evaluation task")
+    ablate.add_argument(
+        "--held-out",
+        type=int,
+        default=200,
+        metavar="N",
+        help="documents per run held out as the common set `held-out` (default 200; 0: none)",
+    )
+    ablate.add_argument("--allow-repeat", action="store_true", help="repeat a run smaller than the budget")
+    ablate.add_argument("--seed", type=int, default=0)
+    ablate.add_argument("--gpu", metavar="NAME", help="the GPU to plan for (default: this one, else H100)")
+    ablate.set_defaults(handler=cmd_ablate)
+
     plan = commands.add_parser(
         "plan",
         help="parameters, FLOPs, Chinchilla tokens, memory per GPU and time of a training run",
         description="Estimate a run before it runs: a preset or dims, a token budget and the GPUs.",
     )
     plan.add_argument("--preset", default="124m", help="tiny, 124m, 350m or 1b (default 124m); dims override it")
-    for flag, field in (("--d-model", "d_model"), ("--layers", "n_layers"), ("--heads", "n_heads"),
-                        ("--kv-heads", "n_kv_heads"), ("--vocab", "vocab_size"), ("--seq-len", "seq_len"),
-                        ("--d-mlp", "d_mlp")):  # fmt: skip
+    for flag, field in (
+        ("--d-model", "d_model"),
+        ("--layers", "n_layers"),
+        ("--heads", "n_heads"),
+        ("--kv-heads", "n_kv_heads"),
+        ("--vocab", "vocab_size"),
+        ("--seq-len", "seq_len"),
+        ("--d-mlp", "d_mlp"),
+    ):
         plan.add_argument(flag, type=_positive, dest=field, metavar="N")
     plan.add_argument("--mlp", choices=["swiglu", "relu2"])
     plan.add_argument("--tokens", metavar="N", help="training tokens, e.g. 10B (default: Chinchilla-optimal)")
@@ -104,8 +135,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
         sampling = Sampling(args.temperature, args.top_k, args.top_p)
     except ValueError as error:
         raise UserError(str(error)) from None
-    run_generate(args.checkpoint, args.prompt, args.prompt_file, args.max_new_tokens, sampling, args.seed,
-                 args.tokenizer, args.batch_size, args.output, args.device, Console())  # fmt: skip
+    run_generate(
+        args.checkpoint,
+        args.prompt,
+        args.prompt_file,
+        args.max_new_tokens,
+        sampling,
+        args.seed,
+        args.tokenizer,
+        args.batch_size,
+        args.output,
+        args.device,
+        Console(),
+    )
     return 0
 
 
@@ -121,10 +163,51 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if args.shots < 0:
         raise UserError(f"--shots {args.shots}: expected 0 or more")
-    options = EvalOptions(args.text, args.task, args.text_field, args.limit, args.shots, args.fewshot_from,
-                          args.batch_size)  # fmt: skip
-    run_eval(args.model, options, args.tokenizer, args.device, args.dtype, args.max_length, args.json,
-             args.per_example, Console())  # fmt: skip
+    options = EvalOptions(
+        args.text, args.task, args.text_field, args.limit, args.shots, args.fewshot_from, args.batch_size
+    )
+    run_eval(
+        args.model,
+        options,
+        args.tokenizer,
+        args.device,
+        args.dtype,
+        args.max_length,
+        args.json,
+        args.per_example,
+        Console(),
+    )
+    return 0
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    from model.plan import parse_count
+    from train.ablate.command import run_ablation
+    from train.ablate.steps import AblateOptions
+
+    counts = {}
+    for flag, text in (("--tokens", args.tokens), ("--tokenizer-bytes", args.tokenizer_bytes)):
+        try:
+            counts[flag] = parse_count(text)
+        except ValueError as error:
+            raise UserError(f"{flag} {error}") from None
+    if args.held_out < 0:
+        raise UserError(f"--held-out {args.held_out}: expected 0 or more")
+    options = AblateOptions(
+        args.runs,
+        args.output,
+        counts["--tokens"],
+        args.config,
+        args.tokenizer,
+        args.vocab_size,
+        counts["--tokenizer-bytes"],
+        args.text,
+        args.task,
+        args.held_out,
+        args.allow_repeat,
+        args.seed,
+    )
+    run_ablation(options, args.gpu, Console())
     return 0
 
 
@@ -133,8 +216,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from model.hardware import ACCELERATORS, accelerator
     from model.plan import Plan, parse_count
 
-    dims = {f: getattr(args, f) for f in ("d_model", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len",
-                                          "d_mlp", "mlp") if getattr(args, f) is not None}  # fmt: skip
+    dims = {
+        f: getattr(args, f)
+        for f in ("d_model", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len", "d_mlp", "mlp")
+        if getattr(args, f) is not None
+    }
     try:
         config = preset(args.preset, **dims)
     except (ValueError, TypeError) as error:
@@ -151,41 +237,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if not 0 < args.mfu <= 1:
         raise UserError(f"--mfu {args.mfu}: expected a fraction in (0, 1]")
     plan = Plan(config, gpu, tokens, args.gpus, args.mfu, args.micro_batch, args.optimizer, args.parallel)
+    from train.plan_view import print_plan
+
     print_plan(plan, Console())
     return 0
-
-
-def print_plan(plan: Plan, console: Console) -> None:
-    from rich.table import Table
-
-    c = plan.config
-    gib = 1 << 30
-    facts = Table(title="gristmill plan", show_header=False, title_justify="left")
-    facts.add_column(style="bold")
-    facts.add_column()
-    shape = f"d {c.d_model}, {c.n_layers} layers, {c.n_heads} heads ({c.kv_heads} kv), {c.mlp} {c.hidden}"
-    facts.add_row("model", f"{shape}, vocab {c.vocab_size:,}, seq {c.seq_len:,}")
-    facts.add_row(
-        "parameters", f"{plan.parameters:,} ({plan.parameters - c.vocab_size * c.d_model:,} without the embedding)"
-    )
-    facts.add_row("FLOPs per token", f"{c.flops_per_token():,} (training: forward + backward)")
-    ratio = plan.training_tokens / plan.chinchilla_tokens
-    facts.add_row("tokens", f"{plan.training_tokens:,} ({ratio:.2f}x Chinchilla-optimal {plan.chinchilla_tokens:,})")
-    facts.add_row("training FLOPs", f"{plan.training_flops:.3e}")
-    hours = plan.seconds / 3600
-    facts.add_row("time", f"{hours:,.1f} h on {plan.gpus} x {plan.accelerator.name} at {100 * plan.mfu:.0f}% MFU "
-                          f"({hours * plan.gpus:,.0f} GPU-hours)")  # fmt: skip
-    console.print(facts)
-    memory = Table(title=f"memory per GPU ({plan.optimizer}, {plan.parallel}, micro-batch {plan.micro_batch} x "
-                         f"{c.seq_len} tokens), GiB", title_justify="left")  # fmt: skip
-    memory.add_column("")
-    memory.add_column("no checkpointing", justify="right")
-    memory.add_column("activation checkpointing", justify="right")
-    plain, checkpointed = plan.memory(False), plan.memory(True)
-    for kind in plain:
-        memory.add_row(kind, f"{plain[kind] / gib:,.2f}", f"{checkpointed[kind] / gib:,.2f}")
-    fits = [
-        ("fits" if m["total"] <= plan.accelerator.memory_gib * gib else "does not fit") for m in (plain, checkpointed)
-    ]
-    memory.add_row(f"on {plan.accelerator.memory_gib:g} GiB", *fits)
-    console.print(memory)

@@ -81,6 +81,38 @@ def column_chart(
     return "".join(parts)
 
 
+def line_chart(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], x_label: str, y_label: str) -> str:
+    """One line per series of (x, y) points, on shared axes labelled with their ranges."""
+    height, bottom, left = 300, 40, 64
+    plot_w, plot_h = WIDTH - left - 16, height - bottom - ROW
+    points = [p for _, line in series for p in line]
+    if not points:
+        return _svg_open(height) + "</svg>"
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    x_span, y_span = (x1 - x0) or 1, (y1 - y0) or 1
+
+    def at(x: float, y: float) -> str:
+        return f"{left + plot_w * (x - x0) / x_span:.1f},{ROW + plot_h * (1 - (y - y0) / y_span):.1f}"
+
+    parts = [_svg_open(height), _legend([name for name, _ in series])]
+    parts.append(f'<line x1="{left}" y1="{ROW + plot_h}" x2="{left + plot_w}" y2="{ROW + plot_h}" class="axis"/>')
+    parts.append(f'<line x1="{left}" y1="{ROW}" x2="{left}" y2="{ROW + plot_h}" class="axis"/>')
+    for value, y in ((y1, ROW + 10), (y0, ROW + plot_h)):
+        parts.append(f'<text x="{left - 4}" y="{y}" text-anchor="end" class="tick">{value:.3g}</text>')
+    for value, anchor, x in ((x0, "start", left), (x1, "end", left + plot_w)):
+        parts.append(f'<text x="{x}" y="{ROW + plot_h + 14}" text-anchor="{anchor}" class="tick">{value:,.0f}</text>')
+    parts.append(f'<text x="{left + plot_w / 2:.0f}" y="{height - 6}" text-anchor="middle">{escape(x_label)}</text>')
+    parts.append(f'<text x="12" y="{ROW + plot_h / 2:.0f}" transform="rotate(-90 12 {ROW + plot_h / 2:.0f})" '
+                 f'text-anchor="middle">{escape(y_label)}</text>')  # fmt: skip
+    for i, (name, line) in enumerate(series):
+        path = " ".join(at(x, y) for x, y in line)
+        parts.append(f'<polyline fill="none" stroke="{PALETTE[i % 4]}" stroke-width="1.5" points="{path}">'
+                     f"<title>{escape(name)}</title></polyline>")  # fmt: skip
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def _svg_open(height: int) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" '

@@ -18,7 +18,7 @@ from train.eval.likelihood import score_requests
 from train.eval.models import ScoringModel, load_model
 from train.eval.scoring import evaluate_task, task_requests
 from train.eval.tasks import read_task
-from train.eval.texts import bits_per_byte, read_text_set
+from train.eval.texts import bits_per_byte, read_text_set, unit_bits
 
 
 @dataclass
@@ -33,12 +33,13 @@ class EvalOptions:
 
 
 def evaluate(model: ScoringModel, options: EvalOptions, console: Console) -> dict[str, Any]:
-    """Figures of every text set and task: {"texts": [...], "tasks": [...], "examples": {task: records}}."""
+    """Figures of every text set and task: {"texts": [...], "tasks": [...], "examples": {task: records},
+    "units": {set: (bits, bytes) of each document or packed window}}."""
     text_sets = [read_text_set(spec, model, options.text_field, options.limit) for spec in options.texts]
     tasks = [read_task(spec, options.limit, options.shots, options.fewshot_from) for spec in options.tasks]
     total = sum(len(s.requests) for s in text_sets) + sum(len(task_requests(model, t)) for t in tasks)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    found: dict[str, Any] = {"texts": [], "tasks": [], "examples": {}}
+    found: dict[str, Any] = {"texts": [], "tasks": [], "examples": {}, "units": {}}
     with Progress(*columns, console=console, transient=True) as progress:
         bar = progress.add_task("scoring", total=total)
 
@@ -47,8 +48,9 @@ def evaluate(model: ScoringModel, options: EvalOptions, console: Console) -> dic
 
         for text_set in text_sets:
             progress.update(bar, description=f"bits per byte: {text_set.name}")
-            scored = score_requests(model, text_set.requests, options.batch_size, advance)
-            found["texts"].append({"set": text_set.name} | bits_per_byte(text_set, [s.logprobs for s in scored]))
+            logprobs = [s.logprobs for s in score_requests(model, text_set.requests, options.batch_size, advance)]
+            found["texts"].append({"set": text_set.name} | bits_per_byte(text_set, logprobs))
+            found["units"][text_set.name] = (unit_bits(text_set, logprobs), text_set.unit_bytes)
         for task in tasks:
             progress.update(bar, description=f"task: {task.name}")
             figures, records = evaluate_task(model, task, options.batch_size, advance)

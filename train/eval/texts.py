@@ -31,6 +31,8 @@ class TextSet:
     documents: int
     text_bytes: int
     requests: list[Request]
+    owners: np.ndarray  # per request, the unit it belongs to: a document, or a window of a packed split
+    unit_bytes: np.ndarray  # UTF-8 bytes of each unit
     byte_counts: list[np.ndarray] | None = None  # packed: bytes per scored token of each window
 
 
@@ -46,8 +48,13 @@ def read_text_set(spec: str, model: ScoringModel, text_field: str = "text", limi
     documents = list(_documents(path, text_field, limit))
     if not documents:
         raise UserError(f"{path}: no documents with text")
-    requests = [request for text in documents for request in windows([model.prefix_id, *model.encode(text)], model)]
-    return TextSet(name, len(documents), sum(len(text.encode("utf-8")) for text in documents), requests)
+    requests, owners = [], []
+    for index, text in enumerate(documents):
+        for request in windows([model.prefix_id, *model.encode(text)], model):
+            requests.append(request)
+            owners.append(index)
+    sizes = np.array([len(text.encode("utf-8")) for text in documents], np.int64)
+    return TextSet(name, len(documents), int(sizes.sum()), requests, np.array(owners, np.int64), sizes)
 
 
 def windows(tokens: list[int], model: ScoringModel) -> Iterator[Request]:
@@ -92,21 +99,29 @@ def _packed(name: str, folder: Path, model: ScoringModel) -> TextSet:
         tokens = stream.read(window * span, span + 1)
         requests.append(Request(tuple(int(t) for t in tokens), span))
         byte_counts.append(sizes[tokens[1:]])
-    text_bytes = int(sum(int(counts.sum()) for counts in byte_counts))
-    return TextSet(name, manifest["val"]["documents"], text_bytes, requests, byte_counts)
+    sizes = np.array([int(counts.sum()) for counts in byte_counts], np.int64)
+    documents = manifest["val"]["documents"]
+    return TextSet(name, documents, int(sizes.sum()), requests, np.arange(count), sizes, byte_counts)
+
+
+def unit_bits(text_set: TextSet, logprobs: list[np.ndarray]) -> np.ndarray:
+    """Bits of each unit (document, or packed window): what bits per byte sums, and what a paired comparison of
+    two models on the same set needs."""
+    if text_set.byte_counts is None:
+        nats = np.array([-float(values.sum()) for values in logprobs])
+    else:  # a packed split: targets that stand for no text (end-of-text) are left out, as in training
+        nats = np.array([-float(v[c > 0].sum()) for v, c in zip(logprobs, text_set.byte_counts, strict=True)])
+    return np.bincount(text_set.owners, weights=nats, minlength=len(text_set.unit_bytes)) / math.log(2)
 
 
 def bits_per_byte(text_set: TextSet, logprobs: list[np.ndarray]) -> dict[str, float | int]:
     """The set's figures from the log-probabilities of its requests."""
-    if text_set.byte_counts is None:
-        nats = -sum(float(values.sum()) for values in logprobs)
-    else:  # a packed split: targets that stand for no text (end-of-text) are left out, as in training
-        nats = -sum(float(v[c > 0].sum()) for v, c in zip(logprobs, text_set.byte_counts, strict=True))
+    bits = float(unit_bits(text_set, logprobs).sum())
     tokens = sum(len(values) for values in logprobs)
     return {
         "documents": text_set.documents,
         "tokens": tokens,
         "bytes": text_set.text_bytes,
-        "bits_per_byte": nats / math.log(2) / text_set.text_bytes,
+        "bits_per_byte": bits / text_set.text_bytes,
         "nats_per_token": -sum(float(v.sum()) for v in logprobs) / max(tokens, 1),
     }

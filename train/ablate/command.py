@@ -1,0 +1,124 @@
+"""`gristmill ablate`: the plan first, then every step of `train.ablate.steps` (each resumable), then the table
+on the terminal, OUTPUT/results.json and OUTPUT/report.html."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from gristmill_base.atomic import write_json_atomic, write_text_atomic
+from train.ablate.compare import comparison_rows
+from train.ablate.page import difference_text, render_page
+from train.ablate.steps import AblateOptions, Ablation
+
+
+def run_ablation(options: AblateOptions, gpu: str | None, console: Console) -> dict[str, Any]:
+    began = time.perf_counter()
+    ablation = Ablation(options, console)
+    print_plan_first(ablation, gpu, console)
+    ablation.check_inputs()
+    documents = ablation.documents()
+    tokenizer = ablation.tokenizer(documents)
+    held_out = ablation.held_out_set(documents)
+    selections = ablation.training_data(documents, tokenizer)
+    ablation.train(ablation.train_configs(tokenizer))
+    results = ablation.evaluate(held_out)
+    names = [run.name for run in ablation.runs]
+    rows = comparison_rows(names, results)
+    summary = {
+        "runs": names,
+        "training_tokens": ablation.training_tokens,
+        "steps": ablation.steps,
+        "seed": options.seed,
+        "tokenizer": str(tokenizer),
+        "selections": selections,
+        "rows": rows,
+    }
+    write_json_atomic(ablation.output / "results.json", summary)
+    facts = _facts(ablation, selections, str(tokenizer))
+    curves = {name: ablation.output / "train" / name / "metrics.jsonl" for name in names}
+    page = render_page(f"gristmill ablate: {', '.join(names)}", facts, rows, curves)
+    write_text_atomic(ablation.output / "report.html", page)
+    print_table(console, rows)
+    for key, value in facts:
+        console.print(f"[bold]{key}[/]: {value}")
+    console.print(
+        f"results: {ablation.output / 'results.json'}; page: {ablation.output / 'report.html'} "
+        f"({time.perf_counter() - began:,.1f} s)"
+    )
+    return summary
+
+
+def print_plan_first(ablation: Ablation, gpu: str | None, console: Console) -> None:
+    """`gristmill plan`'s figures for one run, and how the runs will be spread."""
+    from model.config import preset
+    from model.hardware import accelerator
+    from model.plan import Plan
+    from train.plan_view import print_plan
+
+    config = ablation.config
+    here = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    chosen = accelerator(gpu or here or "H100")
+    vocab = ablation.options.vocab_size
+    model = preset(
+        config["model"].get("preset", "tiny"),
+        vocab_size=vocab,
+        seq_len=config["data"]["seq_len"],
+        **config["model"].get("overrides", {}),
+    )
+    if chosen is not None:
+        plan = Plan(
+            model,
+            chosen,
+            ablation.training_tokens,
+            1,
+            0.4,
+            config["data"]["micro_batch"],
+            config.get("optim", {}).get("name", "adamw"),
+        )
+        print_plan(plan, console)
+    gpus = torch.cuda.device_count()
+    spread = f"in parallel on {gpus} GPUs" if gpus > 1 else "one after another"
+    where = "" if here else " (this machine has no GPU: the CPU is far slower than the plan's GPU)"
+    console.print(
+        f"ablate: {len(ablation.runs)} runs x {ablation.training_tokens:,} tokens ({ablation.steps:,} "
+        f"steps), {spread}{where}"
+    )
+
+
+def print_table(console: Console, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    runs = list(rows[0]["values"])
+    table = Table(
+        title="ablation: difference from the first run ± paired standard error, * beyond twice it", title_justify="left"
+    )
+    for column in ("set", "metric", *runs):
+        table.add_column(column, justify="left" if column in ("set", "metric") else "right")
+    for row in rows:
+        cells = [row["set"], row["metric"], f"{row['values'][runs[0]]:.4f}"]
+        cells += [f"{row['values'][d['run']]:.4f} ({difference_text(d)})" for d in row["differences"]]
+        table.add_row(*cells)
+    console.print(table)
+
+
+def _facts(ablation: Ablation, selections: dict[str, dict[str, Any]], tokenizer: str) -> list[tuple[str, str]]:
+    facts = [
+        (
+            "training",
+            f"{ablation.training_tokens:,} tokens per run ({ablation.steps:,} steps), seed {ablation.options.seed}",
+        ),
+        ("tokenizer", tokenizer),
+    ]
+    for name, chosen in selections.items():
+        repeated = (
+            f", repeated {chosen['epochs']:.2f} times (the run is smaller than the budget)"
+            if chosen["repeated"]
+            else ""
+        )
+        facts.append((name, f"{chosen['documents']:,} documents, {chosen['tokens']:,} tokens{repeated}"))
+    return facts
