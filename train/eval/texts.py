@@ -66,17 +66,27 @@ def windows(tokens: list[int], model: ScoringModel) -> Iterator[Request]:
 
 
 def _documents(path: Path, text_field: str, limit: int | None) -> Iterator[str]:
+    """The set's documents: each text file whole, each JSONL line or Parquet row (a folder: its files, a run
+    folder: its shards)."""
     from pipeline.classifier.sources import read_documents
+    from tokenizer.sources import input_files
 
-    if path.is_file() and not path.name.endswith((".jsonl", ".jsonl.gz", ".json.gz", ".parquet")):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if text:
+    try:
+        files = input_files([path])
+    except ValueError as error:
+        raise UserError(f"--text: {error}") from None
+    count = 0
+    for file in files:
+        if file.name.endswith((".jsonl", ".jsonl.gz", ".json.gz", ".parquet")):
+            texts: Iterator[str] = (text for _, text in read_documents([str(file)], text_field))
+        else:
+            whole = file.read_text(encoding="utf-8", errors="replace")
+            texts = iter([whole] if whole else [])
+        for text in texts:
+            if limit is not None and count >= limit:
+                return
+            count += 1
             yield text
-        return
-    for number, (_, text) in enumerate(read_documents([str(path)], text_field), 1):
-        if limit is not None and number > limit:
-            return
-        yield text
 
 
 def _packed(name: str, folder: Path, model: ScoringModel) -> TextSet:

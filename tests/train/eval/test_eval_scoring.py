@@ -14,6 +14,7 @@ from eval_factory import PREFIX, ByteBigram
 from train.eval.likelihood import continuation_request, score_requests
 from train.eval.scoring import evaluate_task
 from train.eval.tasks import read_task
+from train.eval.texts import bits_per_byte, read_text_set
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -87,3 +88,21 @@ def test_cloze_items_are_right_when_every_target_token_is_the_most_likely(tmp_pa
     assert [r["loglikelihoods"][0] for r in records] == pytest.approx(lls, abs=1e-9)
     assert figures["acc"] == 0.5
     assert figures["perplexity"] == pytest.approx(math.exp(-sum(lls) / 2))
+
+
+def test_bits_per_byte_of_text_files_is_the_hand_sum_over_their_bytes(tmp_path: Path):
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    texts = ["The miller grinds the grain.\nThe baker bakes.", "Ein Müller mahlt das Korn – " * 5]
+    for i, text in enumerate(texts):
+        (folder / f"doc{i}.txt").write_text(text, encoding="utf-8")
+    model = ByteBigram(max_length=16)  # several windows per document, each after the byte before it
+    text_set = read_text_set(str(folder), model)
+    assert text_set.name == "texts" and text_set.documents == 2  # a text file is one document
+    scored = score_requests(model, text_set.requests, batch_size=5)
+    figures = bits_per_byte(text_set, [s.logprobs for s in scored])
+    encoded = [[PREFIX, *text.encode("utf-8")] for text in texts]
+    bits = -sum(model.by_hand(tokens) for tokens in encoded) / math.log(2)
+    assert figures["bytes"] == sum(len(t.encode("utf-8")) for t in texts)
+    assert figures["tokens"] == sum(len(tokens) - 1 for tokens in encoded)
+    assert figures["bits_per_byte"] == pytest.approx(bits / figures["bytes"], rel=1e-12)
