@@ -1,15 +1,22 @@
-"""Byte-level BPE side by side: gristmill vs HF `tokenizers` (BpeTrainer, ByteLevel, the same GPT-4 regex) vs
-`rustbpe` for training, and gristmill vs tiktoken (an `Encoding` built from gristmill's ranks) vs HF for
-encoding, on the same real corpus.
+"""Byte-level BPE side by side, on more than one corpus.
 
-The corpus is the first --megabytes of text of gristmill shards (default: the benchmark crawl's ingest,
-stripped HTML documentation in ~30 languages, `/tmp/all/shards`), written once to a JSONL file. Every
-measurement runs in a child process (wall time, peak RSS sampled from /proc) with the thread or worker
-count stated: training with 2 (gristmill workers, RAYON_NUM_THREADS for the Rust ones); encoding with 1
-and 2. Encoding reads the first --encode-megabytes of the corpus; the three id lists are compared.
+Training: gristmill vs HF `tokenizers` (BpeTrainer, ByteLevel, the same GPT-4 regex) vs `rustbpe`, on the
+first --megabytes of each corpus, with 1 and 2 threads (gristmill workers, RAYON_NUM_THREADS). Encoding,
+one thread, the first --encode-megabytes of each corpus, with three vocabularies:
+  - the 32,768-token vocabulary gristmill trained: gristmill, tiktoken (an Encoding of gristmill's ranks), HF;
+  - cl100k_base and o200k_base from the rank files shipped in `bpe-openai`: gristmill (the same file), tiktoken,
+    `bpe-openai`, `quicktok-v1`, HF (the tokenizer.json gristmill writes for the vocabulary).
+Every measurement runs in a child process (wall time; peak RSS sampled from /proc, of the whole process tree);
+the id lists of every side are compared per vocabulary, and ratios printed (gristmill's speed / the other's).
+
+Corpora (gristmill shards): `multilingual` = the benchmark crawl's quickstart run (`bench/make_crawl.sh`, then
+`gristmill run recipes/quickstart.toml --input CRAWL --output /tmp/all`; HTML documentation in ~30 languages),
+`english` = the same recipe on the crawl's python-postgresql and boost WARCs only (`--output /tmp/en`: Python,
+PostgreSQL and Boost documentation, mostly English, with code).
 
 Usage (from the repository root, after `pip install -e ".[dev,bench]"`):
-  python bench/tokenizer.py [--shards /tmp/all/shards] [--megabytes 40] [--vocab 8192 32768] [--output FILE]
+  python bench/tokenizer.py [--corpus multilingual=/tmp/all/shards] [--corpus english=/tmp/en/shards] \\
+      [--megabytes 40] [--encode-megabytes 20] [--vocab 32768] [--output FILE]
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ import pyarrow.parquet as pq
 sys.path.remove(str(Path(__file__).resolve().parent))  # this file's name would hide the `tokenizer` package
 
 SPECIAL = "<|endoftext|>"
+OPENAI = {"cl100k_base": "gpt4", "o200k_base": "o200k"}
+DEFAULT_CORPORA = ["multilingual=/tmp/all/shards", "english=/tmp/en/shards"]
 
 
 def write_corpus(shards: Path, megabytes: float, path: Path) -> tuple[int, int]:
@@ -55,14 +64,20 @@ def texts(corpus: Path, megabytes: float | None = None) -> list[str]:
     return found
 
 
-def train_child(side: str, corpus: Path, vocab: int, out: Path) -> None:
+def rank_file(name: str) -> Path:
+    import bpe_openai
+
+    return Path(bpe_openai.__file__).parent / "data" / f"{name}.tiktoken.gz"
+
+
+def train_child(side: str, corpus: Path, vocab: int, threads: int, out: Path) -> None:
     """Runs in a child: train one side, save what the parent needs."""
     from tokenizer.patterns import resolve_pattern
 
     if side == "gristmill":
         from tokenizer import train_bpe
 
-        train_bpe([corpus], vocab, [SPECIAL], "gpt4", workers=2).save(str(out))
+        train_bpe([corpus], vocab, [SPECIAL], "gpt4", workers=threads).save(str(out))
     elif side == "hf":
         import tokenizers
         from tokenizers import models, pre_tokenizers, trainers
@@ -88,37 +103,57 @@ def train_child(side: str, corpus: Path, vocab: int, out: Path) -> None:
         (out / "size").write_text(str(tokenizer.vocab_size))
 
 
-def encode_child(side: str, folder: Path, corpus: Path, megabytes: float, workers: int, out: Path) -> None:
-    """Runs in a child: encode the sample, write seconds and a digest of the ids."""
-    sample = texts(corpus, megabytes)
-    if side == "gristmill":
-        from tokenizer import Tokenizer
+def encoder(side: str, vocabulary: str, folder: Path):
+    """A function texts -> id lists, one thread, for `side` on `vocabulary` (a rank-file name or "trained")."""
+    from tokenizer import Tokenizer
 
-        tokenizer = Tokenizer.load(str(folder))
-        started = time.perf_counter()
-        ids = tokenizer.encode_batch(sample, workers=workers)
-    elif side == "tiktoken":
+    source = folder if vocabulary == "trained" else rank_file(vocabulary)
+    if side == "gristmill":
+        ours = Tokenizer.load(source)
+        return lambda batch: ours.encode_batch(batch, disallowed_special=())
+    if side == "gristmill per call":
+        ours = Tokenizer.load(source)
+        return lambda batch: [ours.encode_ordinary(text) for text in batch]
+    if side == "tiktoken":
         import tiktoken
 
-        from tokenizer import Tokenizer
-        from tokenizer.files import tiktoken_ranks
         from tokenizer.patterns import resolve_pattern
+        from tokenizer.tiktoken_file import tiktoken_ranks
 
-        ours = Tokenizer.load(str(folder))
+        ours = Tokenizer.load(source)
         encoding = tiktoken.Encoding(
-            "g",
-            pat_str=resolve_pattern(ours.pattern),
-            mergeable_ranks=tiktoken_ranks(ours),
+            "e", pat_str=resolve_pattern(ours.pattern), mergeable_ranks=tiktoken_ranks(ours.definition),
             special_tokens=ours.special_ids,
-        )
-        started = time.perf_counter()
-        ids = encoding.encode_ordinary_batch(sample, num_threads=workers)
-    else:
-        from tokenizers import Tokenizer as HFTokenizer
+        )  # fmt: skip
+        return lambda batch: encoding.encode_ordinary_batch(batch, num_threads=1)
+    if side == "bpe-openai":
+        import bpe_openai
 
-        hf = HFTokenizer.from_file(str(folder / "tokenizer.json"))
-        started = time.perf_counter()
-        ids = [e.ids for e in hf.encode_batch(sample)]
+        encoding = bpe_openai.get_encoding(vocabulary)
+        return lambda batch: [encoding.encode_ordinary(text) for text in batch]
+    if side == "quicktok":
+        import quicktok
+
+        encoding = quicktok.get_encoding(vocabulary)
+        return lambda batch: [encoding.encode(text) for text in batch]
+    from tokenizers import Tokenizer as HFTokenizer
+
+    hf_file = folder / "tokenizer.json"
+    if vocabulary != "trained":
+        hf_file = folder / f"hf-{vocabulary}" / "tokenizer.json"
+        if not hf_file.is_file():
+            Tokenizer.load(source).save(hf_file.parent)
+    hf = HFTokenizer.from_file(str(hf_file))
+    return lambda batch: [e.ids for e in hf.encode_batch(batch, add_special_tokens=False)]
+
+
+def encode_child(side: str, vocabulary: str, folder: Path, corpus: Path, megabytes: float, out: Path) -> None:
+    """Runs in a child: encode the sample, write seconds and a digest of the ids."""
+    sample = texts(corpus, megabytes)
+    encode = encoder(side, vocabulary, folder)
+    encode(sample[:20])  # loaded and warm (compiled code, caches of the first documents) before timing
+    started = time.perf_counter()
+    ids = encode(sample)
     seconds = time.perf_counter() - started
     digest = hashlib.sha256(json.dumps(ids).encode()).hexdigest()
     size = sum(len(t.encode()) for t in sample)
@@ -130,12 +165,48 @@ def run(args: list[str], log: Path, threads: int) -> common.Measured:
     return common.run_child([sys.executable, __file__, *args], log)
 
 
+def bench_training(say, corpus: Path, vocab: int, work: Path) -> Path:
+    rows, first = [], {}
+    for threads in (1, 2):
+        for side in ("gristmill", "hf", "rustbpe"):
+            out = work / f"{side}-{vocab}-{threads}"
+            m = run(
+                ["--child", "train", side, str(corpus), str(vocab), str(threads), str(out)], work / "train.log", threads
+            )
+            first.setdefault(threads, m)
+            ours = first[threads]
+            rows.append([side, threads, f"{m.wall_s:,.1f}", f"{m.tree_rss / 2**20:,.0f}",
+                         f"{m.wall_s / ours.wall_s:.2f}", f"{m.tree_rss / ours.tree_rss:.2f}"])  # fmt: skip
+    headers = ["training", "threads", "wall s", "peak RSS MiB", "its time / gristmill's", "its RSS / gristmill's"]
+    common.table(say, headers, rows)
+    return work / f"gristmill-{vocab}-1"
+
+
+def bench_encoding(say, vocabulary: str, folder: Path, corpus: Path, megabytes: float, work: Path) -> None:
+    sides = ["gristmill", "gristmill per call", "tiktoken", "hf"]
+    if vocabulary != "trained":
+        sides[3:3] = ["bpe-openai", "quicktok"]
+    results = {}
+    for side in sides:
+        out = work / f"encode-{vocabulary}-{side.replace(' ', '-')}.json"
+        run(["--child", "encode", side, vocabulary, str(folder), str(corpus), str(megabytes), str(out)],
+            work / "encode.log", 1)  # fmt: skip
+        results[side] = json.loads(out.read_text())
+    ours = results["gristmill"]
+    rates = {side: r["bytes"] / r["seconds"] / 1e6 for side, r in results.items()}
+    rows = [[side, f"{rate:,.1f}", f"{rates['gristmill'] / rate:.2f}"] for side, rate in rates.items()]
+    common.table(say, [f"encoding {vocabulary}, 1 thread", "MB/s", "gristmill / it"], rows)
+    same = len({r["digest"] for r in results.values()}) == 1
+    say(f"ids identical across all {len(sides)}: {'yes' if same else 'NO'} ({ours['tokens']:,} tokens, "
+        f"{ours['bytes'] / ours['tokens']:.2f} bytes/token)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shards", type=Path, default=Path("/tmp/all/shards"))
+    parser.add_argument("--corpus", action="append", metavar="NAME=SHARDS", help="repeatable (default: both)")
     parser.add_argument("--megabytes", type=float, default=40)
-    parser.add_argument("--encode-megabytes", type=float, default=10)
-    parser.add_argument("--vocab", type=int, nargs="+", default=[8192, 32768])
+    parser.add_argument("--encode-megabytes", type=float, default=20)
+    parser.add_argument("--vocab", type=int, nargs="+", default=[32768])
     parser.add_argument("--work", type=Path, default=Path("/tmp/gristmill-tokenizer-bench"))
     parser.add_argument("--output", type=Path)
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -143,60 +214,27 @@ def main() -> None:
     if args.child:
         kind, side, *rest = args.child
         if kind == "train":
-            train_child(side, Path(rest[0]), int(rest[1]), Path(rest[2]))
+            train_child(side, Path(rest[0]), int(rest[1]), int(rest[2]), Path(rest[3]))
         else:
-            encode_child(side, Path(rest[0]), Path(rest[1]), float(rest[2]), int(rest[3]), Path(rest[4]))
+            encode_child(side, rest[0], Path(rest[1]), Path(rest[2]), float(rest[3]), Path(rest[4]))
         return
     report = common.Report()
     say = report.say
-    args.work.mkdir(parents=True, exist_ok=True)
-    corpus = args.work / f"corpus-{args.megabytes:g}MB.jsonl"
-    documents, size = write_corpus(args.shards, args.megabytes, corpus)
-    say(f"tokenizer bench on {common.cpu_model()}, {common.versions('tokenizers', 'rustbpe', 'tiktoken')}")
-    say(f"corpus: {documents:,} documents, {size / 1e6:.1f} MB of UTF-8 text from {args.shards} (first shards)")
-    for vocab in args.vocab:
+    say(f"tokenizer bench on {common.cpu_model()}, "
+        f"{common.versions('tokenizers', 'rustbpe', 'tiktoken', 'bpe-openai', 'quicktok-v1', 'numba')}")  # fmt: skip
+    for spec in args.corpus or DEFAULT_CORPORA:
+        name, shards = spec.split("=", 1)
+        work = args.work / name
+        work.mkdir(parents=True, exist_ok=True)
+        corpus = work / f"corpus-{args.megabytes:g}MB.jsonl"
+        documents, size = write_corpus(Path(shards), args.megabytes, corpus)
         say()
-        say(f"== vocab {vocab:,} ==")
-        trained: dict[str, common.Measured] = {}
-        for side in ("gristmill", "hf", "rustbpe"):
-            out = args.work / f"{side}-{vocab}"
-            trained[side] = run(
-                ["--child", "train", side, str(corpus), str(vocab), str(out)], args.work / f"{side}.log", 2
-            )
-        rows = [
-            [side, f"{m.wall_s:,.1f}", f"{m.max_rss / 2**20:,.0f}", f"{m.wall_s / trained['gristmill'].wall_s:.2f}"]
-            for side, m in trained.items()
-        ]
-        common.table(say, ["training, 2 threads", "wall s", "peak RSS MiB", "time / gristmill"], rows)
-        folder = args.work / f"gristmill-{vocab}"
-        results: dict[tuple[str, int], dict] = {}
-        for side in ("gristmill", "tiktoken", "hf"):
-            for workers in (1, 2):
-                out = args.work / f"encode-{side}-{workers}.json"
-                child = [
-                    "--child",
-                    "encode",
-                    side,
-                    str(folder),
-                    str(corpus),
-                    str(args.encode_megabytes),
-                    str(workers),
-                    str(out),
-                ]
-                run(child, args.work / f"encode-{side}.log", workers)
-                results[side, workers] = json.loads(out.read_text())
-        rows = []
-        for (side, workers), r in results.items():
-            rate = r["bytes"] / r["seconds"] / 1e6
-            ours = results["gristmill", workers]
-            rows.append([side, workers, f"{rate:,.2f}", f"{ours['bytes'] / ours['seconds'] / 1e6 / rate:.2f}"])
-        common.table(say, ["encoding", "workers", "MB/s", "gristmill / it"], rows)
-        digests = {r["digest"] for r in results.values()}
-        first = results["gristmill", 1]
-        say(
-            f"ids identical across the three, both worker counts: {'yes' if len(digests) == 1 else 'NO'} "
-            f"({first['tokens']:,} tokens, {first['bytes'] / first['tokens']:.2f} bytes/token)"
-        )
+        say(f"=== {name}: {documents:,} documents, {size / 1e6:.1f} MB of UTF-8 text from {shards} (first shards) ===")
+        for vocab in args.vocab:
+            folder = bench_training(say, corpus, vocab, work)
+            bench_encoding(say, "trained", folder, corpus, args.encode_megabytes, work)
+        for vocabulary in OPENAI:
+            bench_encoding(say, vocabulary, work, corpus, args.encode_megabytes, work)
     report.save(args.output)
 
 

@@ -97,12 +97,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="tokenize documents into memory-mappable token shards for training",
         description="Shards + tokenizer -> PACKED/{train,val}/part-*.bin|.idx + manifest.json. Rerunning resumes.",
     )
-    pack.add_argument("--tokenizer", metavar="TOK", help="tokenizer folder (gristmill tokenizer train)")
+    pack.add_argument(
+        "--tokenizer",
+        metavar="TOK",
+        help="a tokenizer: a folder (gristmill tokenizer train, or HF's with tokenizer.json), a tokenizer.json, "
+        "a .tiktoken(.gz) file of a known encoding, or GPT-2's vocab.json",
+    )
     pack.add_argument("--input", action="append", metavar="PATH", help="run folder, shards folder or .parquet")
     pack.add_argument("--output", metavar="PACKED", help="output folder")
     pack.add_argument("--val-fraction", type=float, default=0.0, metavar="F", help="share of documents for val")
     pack.add_argument("--workers", type=int, metavar="N", help="worker processes (default: all cores)")
-    pack.add_argument("--eos", default="<|endoftext|>", metavar="T", help="the special token ending each document")
+    pack.add_argument(
+        "--eos",
+        default="<|endoftext|>",
+        metavar="T",
+        help="the token ending each document: a special token's text or an id (default <|endoftext|>)",
+    )
     pack.add_argument("--inspect", metavar="PACKED", help="print a packed folder's counts and decode a few documents")
     pack.set_defaults(handler=_cmd_pack)
 

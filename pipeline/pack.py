@@ -99,7 +99,7 @@ class PackStep(PipelineStep):
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         tokenizer = Tokenizer.load(str(self.tokenizer_dir))
-        eos = tokenizer.special_ids[self.eos]
+        eos = tokenizer.id_of(self.eos)
         dtype = token_dtype(tokenizer.vocab_size)
         writers = {split: _PartWriter(*part_paths(self.packed, split, rank), dtype) for split in SPLITS}
         parquet = pq.ParquetFile(self.files[rank])
@@ -137,9 +137,10 @@ def check_tokenizer(tokenizer_dir: Path, eos: str) -> Tokenizer:
         tokenizer = Tokenizer.load(str(tokenizer_dir))
     except ValueError as error:
         raise UserError(f"--tokenizer: {error}") from None
-    if eos not in tokenizer.special_ids:
-        known = ", ".join(tokenizer.special_tokens) or "none"
-        raise UserError(f"--eos {eos!r}: not a special token of {tokenizer_dir} (its special tokens: {known})")
+    try:
+        tokenizer.id_of(eos)
+    except ValueError as error:
+        raise UserError(f"--eos {eos}: {error}") from None
     return tokenizer
 
 
@@ -171,7 +172,7 @@ def write_pack_manifest(packed: Path, tokenizer_dir: Path, tokenizer: Tokenizer,
         "tokenizer": str(tokenizer_dir),
         "vocab_size": tokenizer.vocab_size,
         "dtype": dtype.name,
-        "eos_id": tokenizer.special_ids[eos],
+        "eos_id": tokenizer.id_of(eos),
         "eos": eos,
         "val_fraction": val_fraction,
         **splits,

@@ -1,4 +1,4 @@
-"""`gristmill tokenizer train | encode | decode | export | inspect`: argument handling and output; the work
+"""`gristmill tokenizer train | encode | decode | import | export | inspect`: argument handling and output; the work
 is in the package. Every user mistake becomes a UserError (one line, exit 2)."""
 
 from __future__ import annotations
@@ -14,11 +14,17 @@ from rich.table import Table
 
 from gristmill_base.errors import UserError
 from tokenizer.core import Tokenizer
-from tokenizer.files import write_tiktoken
+from tokenizer.files import read_any
 from tokenizer.sources import input_files, read_texts
+from tokenizer.tiktoken_file import read_tiktoken, write_tiktoken
 from tokenizer.train import TrainingStats, train_bpe
 
 SAMPLE_BYTES = 1 << 20
+CHECK_TEXTS = [
+    "The mill turns: 1,234 sacks a day, don't it? Ça tourne. Die Mühle dreht sich. 水车每天转动。",
+    "def grind(x):\n    return [i ** 2 for i in x]  # flour\n\n\t  trailing   ",
+    "Emoji 🙂👍🏽👨‍👩‍👧 🇫🇷, Ελληνικά, русский, हिन्दी, العربية, 한국어, 日本語のテキスト.",
+]
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
@@ -49,6 +55,17 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     decode.add_argument("tokenizer", metavar="DIR")
     decode.add_argument("ids", nargs="*", help="ids (default: read from stdin)")
     decode.set_defaults(handler=cmd_decode)
+
+    imported = sub.add_parser(
+        "import", help="another tool's byte-level vocabulary as a tokenizer folder, same ids (HF loads it too)"
+    )
+    imported.add_argument(
+        "source", help="an HF tokenizer.json or its folder, a .tiktoken(.gz) file, GPT-2's vocab.json"
+    )
+    imported.add_argument("--output", required=True, metavar="DIR", help="tokenizer folder to write")
+    imported.add_argument("--pattern", help="a rank file's pattern: gpt2, gpt4, o200k, llama3, qwen2 or a regex")
+    imported.add_argument("--special-token", action="append", default=[], metavar="NAME=ID", help="a rank file's")
+    imported.set_defaults(handler=cmd_import)
 
     export = sub.add_parser("export", help="write tiktoken ranks (`base64 rank` lines)")
     export.add_argument("tokenizer", metavar="DIR")
@@ -139,9 +156,44 @@ def cmd_decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from tokenizers import Tokenizer as HFTokenizer
+
+    source = Path(args.source)
+    try:
+        specials = dict(_special_token(value) for value in args.special_token) or None
+        if source.name.endswith((".tiktoken", ".tiktoken.gz")):
+            definition = read_tiktoken(source, args.pattern, specials)
+        elif args.pattern or specials:
+            raise ValueError("--pattern and --special-token are for rank files; other files carry their own")
+        else:
+            definition = read_any(source)
+        tokenizer = Tokenizer.from_definition(definition)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    tokenizer.save(args.output)
+    hf = HFTokenizer.from_file(str(Path(args.output) / "tokenizer.json"))
+    same = all(hf.encode(text, add_special_tokens=False).ids == tokenizer.encode(text) for text in CHECK_TEXTS)
+    pattern = tokenizer.pattern if len(tokenizer.pattern) < 20 else "regex"
+    print(
+        f"imported {source} to {args.output}: vocab size {tokenizer.vocab_size:,} ({len(tokenizer.vocab):,} tokens, "
+        f"{len(tokenizer.special_ids)} special), pattern {pattern}, "
+        f"{'tiktoken ranks' if tokenizer.merges is None else f'{len(tokenizer.merges):,} merges'}; HF tokenizers "
+        f"loads the folder's tokenizer.json with {'the same' if same else 'DIFFERENT'} ids on {len(CHECK_TEXTS)} texts"
+    )
+    return 0 if same else 1
+
+
+def _special_token(value: str) -> tuple[str, int]:
+    name, _, number = value.rpartition("=")
+    if not name or not number.isdigit():
+        raise ValueError(f"--special-token {value}: expected NAME=ID")
+    return name, int(number)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     tokenizer = load(args.tokenizer)
-    write_tiktoken(tokenizer, args.tiktoken)
+    write_tiktoken(tokenizer.definition, args.tiktoken)
     print(
         f"wrote {len(tokenizer.vocab):,} ranks to {args.tiktoken}; special tokens: {json.dumps(tokenizer.special_ids)}"
     )

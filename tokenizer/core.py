@@ -1,26 +1,27 @@
-"""The byte-level BPE tokenizer (docs/formats.md): ids 0..255 are the bytes, then one id per merge, then the
-special tokens; `vocab_size` counts all three.
+"""The byte-level BPE tokenizer (docs/formats.md): any byte-level vocabulary with its own ids (gristmill's,
+GPT-2's, cl100k, o200k, Llama 3, Qwen, ...), special tokens at their ids; `vocab_size` is the largest id + 1.
 
-Encoding splits out special tokens first (those allowed become their ids; tiktoken's `allowed_special` /
-`disallowed_special` rules), then pre-tokenizes with the pattern and applies BPE to each piece, caching
-the ids of pieces already seen. Decoding joins the bytes and replaces what is not valid UTF-8.
+Encoding finds the added tokens first (special ones become their ids where allowed, tiktoken's
+`allowed_special` / `disallowed_special` rules; HF's non-special added tokens always), normalizes the text
+between them where the vocabulary says so, then pre-tokenizes and applies BPE in compiled code
+(`tokenizer.engine`). Decoding joins the bytes and replaces what is not valid UTF-8.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
 import regex
 
-from tokenizer.encoder import bpe, rank_table
-from tokenizer.files import read_folder, read_gpt2_files, save_folder
+from tokenizer.definition import Added, Definition, specials_after
+from tokenizer.engine import Engine
+from tokenizer.files import read_any, save_folder
 from tokenizer.parallel import encode_in_processes
-from tokenizer.patterns import DEFAULT, resolve_pattern, special_splitter, splitter
+from tokenizer.patterns import DEFAULT
 
-CACHE_LIMIT = 200_000
 Specials = Literal["all"] | Collection[str]
 
 
@@ -28,139 +29,212 @@ class Tokenizer:
     def __init__(
         self,
         vocab: dict[int, bytes],
-        merges: Sequence[tuple[bytes, bytes]],
+        merges: Sequence[tuple[bytes, bytes]] | None,
         special_tokens: Sequence[str] | None = None,
         pattern: str = DEFAULT,
+        *,
+        added: Sequence[Added] | None = None,
+        whole_tokens_first: bool | None = None,
+        normalizer: str | None = None,
+        prefix_space: bool = False,
+        post_processor: dict[str, Any] | None = None,
     ):
-        if any(vocab.get(i) != bytes([i]) for i in range(256)):
-            raise ValueError("vocab: ids 0..255 must be the 256 single bytes, in byte order")
-        self.vocab = dict(vocab)
-        self.merges = list(merges)
+        """`merges` None: the ids are tiktoken ranks (and whole tokens win, as in tiktoken). Special tokens
+        are either `special_tokens` (numbered after the vocab) or `added` (at their own ids)."""
+        self.definition = Definition(
+            vocab=dict(vocab),
+            merges=None if merges is None else list(merges),
+            added=list(added) if added is not None else specials_after(vocab, list(special_tokens or [])),
+            pattern=pattern,
+            whole_tokens_first=merges is None if whole_tokens_first is None else whole_tokens_first,
+            normalizer=normalizer,
+            prefix_space=prefix_space,
+            post_processor=post_processor,
+        )
+        self.vocab = self.definition.vocab
+        self.merges = self.definition.merges
         self.pattern = pattern
-        self._regex = regex.compile(resolve_pattern(pattern))
-        self._pieces = splitter(pattern)
-        ids = {token: i for i, token in self.vocab.items()}
-        if len(ids) != len(self.vocab):
-            raise ValueError("vocab: two ids have the same bytes")
-        pairs: dict[tuple[int, int], tuple[int, int]] = {}
-        for rank, (left, right) in enumerate(self.merges):
-            try:
-                pair, merged = (ids[left], ids[right]), ids[left + right]
-            except KeyError:
-                raise ValueError(
-                    f"merges[{rank}]: {left!r} + {right!r}: a part or the result is not in vocab"
-                ) from None
-            pairs.setdefault(pair, (rank, merged))
-        self._ranks = rank_table(pairs)
-        self.special_tokens = list(special_tokens or [])
-        first = max(self.vocab) + 1
-        self.special_ids = {token: first + i for i, token in enumerate(self.special_tokens)}
-        self._specials = special_splitter(self.special_tokens)
-        self._cache = _PieceCache(self._ranks)
+        self.added = {a.content: a for a in self.definition.added}
+        self.special_ids = self.definition.special_ids
+        self.special_tokens = list(self.special_ids)
+        self._engine = Engine(self.definition, {a.id for a in self.definition.added})
+        self._added_finder = _added_finder(self.definition.added)
+        self._first_characters = {a.content[0] for a in self.definition.added if a.content}
+        self._always = {a.content for a in self.definition.added if not a.special}
+        self._bytes_of = _bytes_by_id(self.vocab, self.definition.added)
         self.training: Any = None  # what `train_bpe` made it from (a `tokenizer.train.TrainingStats`)
+
+    @classmethod
+    def from_definition(cls, definition: Definition) -> Tokenizer:
+        return cls(
+            definition.vocab, definition.merges, None, definition.pattern, added=definition.added,
+            whole_tokens_first=definition.whole_tokens_first, normalizer=definition.normalizer,
+            prefix_space=definition.prefix_space, post_processor=definition.post_processor,
+        )  # fmt: skip
 
     def __getstate__(self) -> dict[str, Any]:
         """For worker processes: the definition only; each rebuilds its tables and cache."""
-        return {
-            "vocab": self.vocab,
-            "merges": self.merges,
-            "special_tokens": self.special_tokens,
-            "pattern": self.pattern,
-        }
+        return {"definition": self.definition}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]
+        self.__dict__.update(Tokenizer.from_definition(state["definition"]).__dict__)
 
     @property
     def vocab_size(self) -> int:
-        return len(self.vocab) + len(self.special_tokens)
+        """The largest id + 1: the rows an embedding needs (ids in gaps are never produced)."""
+        return len(self._bytes_of)
 
     def encode(self, text: str, allowed_special: Specials = (), disallowed_special: Specials = "all") -> list[int]:
         """Ids of `text`. A special token in the text is its id when allowed; when disallowed (by default every
         special not allowed) it is an error, as in tiktoken; pass `disallowed_special=()` to encode it as text."""
-        allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
-        disallowed = set(self.special_tokens) - allowed if disallowed_special == "all" else set(disallowed_special)
-        out: list[int] = []
-        for part, is_special in self._split_specials(text, allowed | disallowed):
-            if not is_special:
-                out += self._encode_ordinary(part)
-            elif part in allowed:
-                out.append(self.special_ids[part])
-            else:
-                raise ValueError(
-                    f"text contains the special token {part!r}: pass allowed_special to encode it as its id, or "
-                    f"disallowed_special=() to encode it as ordinary text"
-                )
-        return out
+        return self.encode_batch([text], allowed_special=allowed_special, disallowed_special=disallowed_special)[0]
 
-    def encode_batch(self, texts: Sequence[str], workers: int = 1, **options: Specials) -> list[list[int]]:
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Ids of `text` with any special token in it encoded as text (tiktoken's `encode_ordinary`)."""
+        return self.encode(text, disallowed_special=())
+
+    def encode_batch(
+        self,
+        texts: Sequence[str],
+        workers: int = 1,
+        allowed_special: Specials = (),
+        disallowed_special: Specials = "all",
+    ) -> list[list[int]]:
         """Ids of each text; `workers` > 1 spreads a large batch over processes."""
-        if workers <= 1 or len(texts) < 64:
-            return [self.encode(text, **options) for text in texts]
-        return encode_in_processes(self, texts, workers, options)
+        options = {"allowed_special": allowed_special, "disallowed_special": disallowed_special}
+        if workers > 1 and len(texts) >= 64:
+            return encode_in_processes(self, texts, workers, options)
+        allowed = set(self.special_ids) if allowed_special == "all" else set(allowed_special)
+        disallowed = set(self.special_ids) - allowed if disallowed_special == "all" else set(disallowed_special)
+        wanted = allowed | disallowed | self._always
+        plain: list[str] = []
+        layout: list[list[int | str]] = []  # per text: ids of added tokens and the texts between them
+        for text in texts:
+            parts = self._parts(text, wanted, allowed | self._always)
+            layout.append(parts)
+            plain += [part for part in parts if isinstance(part, str)]
+        encoded = iter(self._engine.encode_texts(plain))
+        found: list[list[int]] = []
+        for parts in layout:
+            if len(parts) == 1 and isinstance(parts[0], str):
+                found.append(next(encoded))
+                continue
+            ids: list[int] = []
+            for part in parts:
+                if isinstance(part, str):
+                    ids += next(encoded)
+                else:
+                    ids.append(part)
+            found.append(ids)
+        return found
+
+    def _parts(self, text: str, wanted: set[str], allowed: set[str]) -> list[int | str]:
+        """The text cut at the added tokens it holds: their ids and the (normalized) texts between them."""
+        rules = self.definition
+        if self._added_finder is None or not wanted or not any(c in text for c in self._first_characters):
+            pieces: list[tuple[str, str | None]] = [(text, None)]
+        else:
+            pieces = []
+            start = 0
+            for match in self._added_finder.finditer(text):
+                token = match["token"]
+                if token not in wanted:
+                    continue
+                if token not in allowed:
+                    raise ValueError(
+                        f"text contains the special token {token!r}: pass allowed_special to encode it as its id, "
+                        f"or disallowed_special=() to encode it as ordinary text"
+                    )
+                added = self.added[token]
+                cut_start = match.start() if added.lstrip else match.start("token")
+                pieces.append((text[start:cut_start], None))
+                pieces.append(("", token))
+                start = match.end() if added.rstrip else match.end("token")
+            pieces.append((text[start:], None))
+        parts: list[int | str] = []
+        for piece, token in pieces:
+            if token is not None:
+                parts.append(self.added[token].id)
+                continue
+            if rules.normalizer:
+                piece = unicodedata.normalize(rules.normalizer, piece)
+            if rules.prefix_space and piece and not piece.startswith(" "):
+                piece = " " + piece
+            if piece or len(pieces) == 1:
+                parts.append(piece)
+        return parts
 
     def encode_iterable(self, texts: Iterable[str]) -> Iterator[int]:
-        """The ids of the concatenated texts, streamed: exactly `encode("".join(texts))` with special tokens
-        as text, holding only the unfinished last pieces between chunks."""
+        """The ids of the concatenated texts, streamed: exactly `encode_ordinary("".join(texts))` for a
+        vocabulary without normalizer or prefix space, holding only the unfinished last pieces between chunks."""
         pending = ""
         for chunk in texts:
             pending += chunk
-            pieces = [m.start() for m in self._regex.finditer(pending)]
+            pieces = [m.start() for m in self._engine.cutter.regex.finditer(pending)]
             if len(pieces) > 2:  # the last two pieces may still grow or split with the next chunk
                 cut = pieces[-2]
-                yield from self._encode_ordinary(pending[:cut])
+                yield from self.encode_ordinary(pending[:cut])
                 pending = pending[cut:]
-        yield from self._encode_ordinary(pending)
+        yield from self.encode_ordinary(pending)
 
     def decode(self, ids: Iterable[int]) -> str:
         return self.decode_bytes(ids).decode("utf-8", errors="replace")
 
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
-        specials = {i: token.encode("utf-8") for token, i in self.special_ids.items()}
+        ids = ids if isinstance(ids, (list, tuple)) else list(ids)
         try:
-            return b"".join(self.vocab[i] if i in self.vocab else specials[i] for i in ids)
-        except KeyError as error:
-            raise ValueError(f"id {error.args[0]} is not in this tokenizer (vocab size {self.vocab_size})") from None
+            return b"".join(map(self._bytes_of.__getitem__, ids))
+        except (IndexError, TypeError):
+            bad = next(i for i in ids if not 0 <= i < len(self._bytes_of) or self._bytes_of[i] is None)
+            raise ValueError(f"id {bad} is not in this tokenizer (vocab size {self.vocab_size})") from None
 
-    def _split_specials(self, text: str, wanted: set[str]) -> Iterator[tuple[str, bool]]:
-        if self._specials is None or not any(token in text for token in wanted):  # substring search: fast path
-            yield text, False
-            return
-        start = 0
-        for match in self._specials.finditer(text):
-            if match[0] not in wanted:
-                continue
-            yield text[start : match.start()], False
-            yield match[0], True
-            start = match.end()
-        yield text[start:], False
-
-    def _encode_ordinary(self, text: str) -> list[int]:
-        if len(self._cache) > CACHE_LIMIT:
-            self._cache.clear()
-        return list(chain.from_iterable(map(self._cache.__getitem__, self._pieces(text))))
+    def id_of(self, token: str | int) -> int:
+        """The id of a special/added token named by its text, or an id given as such (checked)."""
+        if isinstance(token, int) or token.isdigit():
+            number = int(token)
+            if not 0 <= number < len(self._bytes_of) or self._bytes_of[number] is None:
+                raise ValueError(f"id {number} is not in this tokenizer (vocab size {self.vocab_size})")
+            return number
+        if token not in self.added:
+            known = ", ".join(list(self.added)[:8]) or "none"
+            raise ValueError(f"{token!r} is not a special token of this tokenizer (its special tokens: {known})")
+        return self.added[token].id
 
     def save(self, folder: str | Path) -> None:
-        save_folder(self, folder)
+        save_folder(self.definition, folder)
 
     @classmethod
-    def load(cls, folder: str | Path) -> Tokenizer:
-        """A tokenizer folder (or any byte-level BPE tokenizer.json's folder)."""
-        return cls(**read_folder(folder))
+    def load(cls, path: str | Path) -> Tokenizer:
+        """A tokenizer folder, an HF `tokenizer.json`, a tiktoken `.tiktoken(.gz)` file of a known encoding
+        (cl100k_base, o200k_base, ...), or GPT-2 `vocab.json` + `merges.txt` (the folder or the vocab.json)."""
+        return cls.from_definition(read_any(path))
 
     @classmethod
     def from_gpt2_files(cls, vocab_json: str | Path, merges_txt: str | Path, pattern: str = "gpt2") -> Tokenizer:
-        """GPT-2-style `vocab.json` + `merges.txt`."""
-        return cls(**read_gpt2_files(vocab_json, merges_txt, pattern))
+        """GPT-2-style `vocab.json` + `merges.txt`, ids as they are."""
+        from tokenizer.hf_json import read_gpt2_files
+
+        return cls.from_definition(read_gpt2_files(vocab_json, merges_txt, pattern))
 
 
-class _PieceCache(dict):
-    """Ids of pieces already seen; a miss runs BPE (so the hot loop of `_encode_ordinary` stays in C)."""
+def _added_finder(added: list[Added]) -> regex.Pattern[str] | None:
+    """Matches any added token (group `token`), the longest first where two overlap (`<|a|>` before `<|a`),
+    with the white space its `lstrip` / `rstrip` takes."""
+    if not added:
+        return None
+    ordered = sorted(added, key=lambda a: (-len(a.content), a.content))
+    alternatives = [
+        ("\\s*" if a.lstrip else "") + "(?P<token>" + regex.escape(a.content) + ")" + ("\\s*" if a.rstrip else "")
+        for a in ordered
+    ]
+    return regex.compile("|".join(alternatives)) if len(alternatives) > 0 else None
 
-    def __init__(self, ranks: dict):
-        super().__init__()
-        self.ranks = ranks
 
-    def __missing__(self, piece: str) -> list[int]:
-        ids = self[piece] = bpe(piece.encode("utf-8", errors="surrogatepass"), self.ranks)
-        return ids
+def _bytes_by_id(vocab: dict[int, bytes], added: list[Added]) -> list[bytes | None]:
+    size = max([*vocab, *(a.id for a in added)], default=-1) + 1
+    table: list[bytes | None] = [None] * size
+    for i, token in vocab.items():
+        table[i] = token
+    for a in added:
+        table[a.id] = a.content.encode("utf-8")
+    return table

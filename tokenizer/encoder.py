@@ -1,44 +1,51 @@
-"""BPE encoding of one pre-token: apply merges in rank order, the leftmost occurrence first on equal rank.
+"""The compiled encoder: UTF-8 text in, ids out, in one loop per batch.
 
-A heap of (rank, position) over a linked list of tokens, so a piece of n bytes costs O(n log n) whatever
-it holds (a 1 MB run of one letter, a base64 blob); compiled with numba where it is installed (see
-`tokenizer.jit`). Ranks map `left << 21 | right` to `rank << 21 | merged id`.
+Each segment of the buffer (a document, or the text between two special tokens) is cut into pieces by the
+pattern's scanner (`tokenizer.scan`; or the pieces come cut already, one per segment, from a regex), and
+each piece becomes ids: from the piece cache when it was seen before, else as one token when the vocabulary
+says whole tokens win (`whole_first`: tiktoken, and HF files with `ignore_merges`), else by BPE. BPE merges
+the adjacent pair of lowest rank, the leftmost on equal rank, over a heap of (rank, position) and a linked
+list, so a piece of n bytes costs O(n log n) whatever it holds (a 1 MB run of one letter).
+
+Pair ranks map `left << 21 | right` to `rank << 21 | merged id` (`tokenizer.tables.PairTable`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tokenizer.jit import get, int_dict, njit
+from tokenizer.jit import njit
+from tokenizer.scan import NO_SCANNER, piece_end
+from tokenizer.tables import (
+    EMPTY,
+    ITEMS_LENGTH,
+    ITEMS_START,
+    VALUE,
+    bytes_add,
+    bytes_find,
+    bytes_hash,
+    has_room,
+    pair_get,
+)
 
 SHIFT = 21
 MASK = (1 << SHIFT) - 1
-
-
-def rank_table(pairs: dict[tuple[int, int], tuple[int, int]]) -> dict:
-    """The compiled encoder's table from {(left id, right id): (rank, merged id)}."""
-    table = int_dict()
-    for (left, right), (rank, merged) in pairs.items():
-        table[(left << SHIFT) | right] = (rank << SHIFT) | merged
-    return table
-
-
-def bpe(piece: bytes, table: dict) -> list[int]:
-    if len(piece) == 1:
-        return [piece[0]]
-    return _bpe(np.frombuffer(piece, np.uint8), table).tolist()
+CACHED_PIECE_BYTES = 128  # longer pieces are rare and would crowd the cache
 
 
 @njit(cache=True)
-def _bpe(data: np.ndarray, table: dict) -> np.ndarray:
-    n = len(data)
-    ids = data.astype(np.int64)
+def bpe_into(buf, start, end, byte_ids, pair_keys, pair_values, out, at) -> int:
+    """BPE of `buf[start:end]`, written to `out[at:]`; returns how many ids."""
+    n = end - start
+    ids = np.empty(n, np.int64)
+    for i in range(n):
+        ids[i] = byte_ids[buf[start + i]]
     after = np.arange(1, n + 1)  # the next live position (n: none)
     before = np.arange(-1, n - 1)
     heap = np.empty(3 * n, np.int64)  # (rank << 32 | position); every merge pushes at most two entries
     size = 0
     for i in range(n - 1):
-        found = get(table, (ids[i] << SHIFT) | ids[i + 1], -1)
+        found = pair_get(pair_keys, pair_values, (ids[i] << SHIFT) | ids[i + 1])
         if found >= 0:
             heap[size] = ((found >> SHIFT) << 32) | i
             size = _sift_up(heap, size)
@@ -51,7 +58,7 @@ def _bpe(data: np.ndarray, table: dict) -> np.ndarray:
         j = after[i]
         if ids[i] < 0 or j >= n:
             continue
-        found = get(table, (ids[i] << SHIFT) | ids[j], -1)
+        found = pair_get(pair_keys, pair_values, (ids[i] << SHIFT) | ids[j])
         if found < 0 or (found >> SHIFT) != rank:
             continue  # stale: a neighbour changed since this entry was pushed
         ids[i] = found & MASK
@@ -62,11 +69,16 @@ def _bpe(data: np.ndarray, table: dict) -> np.ndarray:
         for left in (before[i], i):
             right = after[left] if left >= 0 else n
             if left >= 0 and right < n:
-                near = get(table, (ids[left] << SHIFT) | ids[right], -1)
+                near = pair_get(pair_keys, pair_values, (ids[left] << SHIFT) | ids[right])
                 if near >= 0:
                     heap[size] = ((near >> SHIFT) << 32) | left
                     size = _sift_up(heap, size)
-    return ids[ids >= 0]
+    count = 0
+    for i in range(n):
+        if ids[i] >= 0:
+            out[at + count] = ids[i]
+            count += 1
+    return count
 
 
 @njit(cache=True)
@@ -95,3 +107,80 @@ def _sift_down(heap: np.ndarray, size: int) -> None:
             return
         heap[i], heap[smallest] = heap[smallest], heap[i]
         i = smallest
+
+
+@njit(cache=True)
+def encode_segments(
+    buf, starts, ends, grammar, digits, classes,  # the text and how to cut it
+    byte_ids, pair_keys, pair_values, whole_first,  # the vocabulary
+    w_slots, w_hashes, w_entries, w_keys,  # whole tokens: bytes -> id
+    c_slots, c_hashes, c_entries, c_keys, c_items, c_sizes,  # the piece cache
+    out, segment_ends,
+) -> int:  # fmt: skip
+    """Encode every segment into `out` (room for one id per byte); `segment_ends[s]` is where segment `s`'s
+    ids end. Returns the number of ids."""
+    at = 0
+    for s in range(len(starts)):
+        p, end = starts[s], ends[s]
+        while p < end:
+            q = end if grammar == NO_SCANNER else piece_end(grammar, digits, buf, p, end, classes)
+            if q - p == 1:
+                out[at] = byte_ids[buf[p]]
+                at += 1
+                p = q
+                continue
+            h = bytes_hash(buf, p, q)
+            entry = bytes_find(c_slots, c_hashes, c_entries, c_keys, buf, p, q, h)
+            if entry >= 0:
+                first, count = c_entries[entry, ITEMS_START], c_entries[entry, ITEMS_LENGTH]
+                for k in range(count):
+                    out[at + k] = c_items[first + k]
+                at += count
+                p = q
+                continue
+            count = 0
+            if whole_first:
+                token = bytes_find(w_slots, w_hashes, w_entries, w_keys, buf, p, q, h)
+                if token >= 0:
+                    out[at] = w_entries[token, VALUE]
+                    count = 1
+            if count == 0:
+                count = bpe_into(buf, p, q, byte_ids, pair_keys, pair_values, out, at)
+            if q - p <= CACHED_PIECE_BYTES:
+                if not has_room(c_slots, c_entries, c_keys, c_items, c_sizes, q - p, count):
+                    c_slots[:] = EMPTY  # full: start again (the common pieces come back first)
+                    c_sizes[:] = 0
+                entry = bytes_add(c_slots, c_hashes, c_entries, c_keys, c_sizes, buf, p, q, h, 0)
+                first = c_sizes[2]
+                c_entries[entry, ITEMS_START], c_entries[entry, ITEMS_LENGTH] = first, count
+                c_items[first : first + count] = out[at : at + count]
+                c_sizes[2] = first + count
+            at += count
+            p = q
+        segment_ends[s] = at
+    return at
+
+
+@njit(cache=True)
+def count_segments(
+    buf, starts, ends, grammar, digits, classes,
+    slots, hashes, entries, keys, items, sizes, resume,
+) -> bool:  # fmt: skip
+    """Add the pieces of every segment to the counts table (entry value: the count). Stops early, with
+    `resume` = [segment, byte] of the next piece, when the table needs to grow; True when done."""
+    for s in range(resume[0], len(starts)):
+        p = resume[1] if s == resume[0] and resume[1] > starts[s] else starts[s]
+        end = ends[s]
+        while p < end:
+            q = end if grammar == NO_SCANNER else piece_end(grammar, digits, buf, p, end, classes)
+            h = bytes_hash(buf, p, q)
+            entry = bytes_find(slots, hashes, entries, keys, buf, p, q, h)
+            if entry >= 0:
+                entries[entry, VALUE] += 1
+            elif has_room(slots, entries, keys, items, sizes, q - p, 0):
+                bytes_add(slots, hashes, entries, keys, sizes, buf, p, q, h, 1)
+            else:
+                resume[0], resume[1] = s, p
+                return False
+            p = q
+    return True

@@ -1,10 +1,10 @@
 """Learning BPE merges from pre-token counts, with pair counts updated incrementally, in compiled loops.
 
-Every distinct pre-token (a word) is laid out once in flat arrays: its token ids, linked to their
-neighbours (`nxt`, `prv`; -1 at a word's ends) and each carrying the word's count. Per pair the state holds
-its count (a dict keyed by `left << 21 | right`), the positions where it starts (chains in flat arrays,
-appended to and checked when read), and an entry in a max-heap. A merge visits only the positions of the
-merged pair and moves the counts of the pairs next to each occurrence; nothing is recounted.
+Every distinct pre-token (a word) is laid out once in flat arrays: its token ids, linked to their neighbours
+(`nxt`, `prv`; -1 at a word's ends) and each carrying the word's count. Per pair the state holds its count and
+the head of the chain of positions where it starts (an open-addressing table keyed by `left << 21 | right`;
+chains in flat arrays, appended to and checked when read), and an entry in a max-heap. A merge visits only the
+positions of the merged pair and moves the counts of the pairs next to each occurrence; nothing is recounted.
 
 Ties between pairs of equal count go to the lexicographically greater pair of byte strings, compared as
 (left bytes, right bytes), inside the heap's order: training is deterministic and independent of word order.
@@ -21,9 +21,8 @@ from typing import Literal
 
 import numpy as np
 
-from tokenizer.jit import get as _get
-from tokenizer.jit import int_dict as _int_dict
 from tokenizer.jit import njit
+from tokenizer.tables import EMPTY, Pretokens, int_slot
 
 Array = np.ndarray
 SHIFT = 21  # token ids below 2**21
@@ -48,7 +47,7 @@ class Learned:
 
 
 def learn_merges(
-    counts: Mapping[bytes, int],
+    counts: Mapping[bytes, int] | Pretokens,
     tokens: int,
     min_frequency: int = 1,
     progress: Callable[[int], None] | None = None,
@@ -58,7 +57,7 @@ def learn_merges(
 
 
 def learn(
-    counts: Mapping[bytes, int],
+    counts: Mapping[bytes, int] | Pretokens,
     tokens: int,
     min_frequency: int = 1,
     progress: Callable[[int], None] | None = None,
@@ -70,7 +69,7 @@ def learn(
 
     Stopped by `min_frequency`, it goes on merging the rarer pairs without keeping them, up to `tokens`, to
     report how many tokens a lower `min_frequency` would give (no more work than that run would do)."""
-    state = _State(counts, tokens)
+    state = _State(counts if isinstance(counts, Pretokens) else Pretokens.of(counts), tokens)
     vocab = [bytes([i]) for i in range(256)]
     ids = {token: i for i, token in enumerate(vocab)}
     learned: list[tuple[bytes, bytes]] = []
@@ -107,23 +106,23 @@ def _merge_pair(state: _State, vocab: list[bytes], ids: dict[bytes, int], key: i
 class _State:
     """The arrays the compiled functions share, grown here (in Python) when a merge could overflow them."""
 
-    def __init__(self, counts: Mapping[bytes, int], tokens: int):
-        words = list(counts)
-        sizes = np.fromiter((len(w) for w in words), np.int64, len(words))
-        self.tok = np.frombuffer(b"".join(words), np.uint8).astype(np.int64)
+    def __init__(self, words: Pretokens, tokens: int):
+        sizes = words.sizes
+        if 3 * len(words.data) + 16 >= 2**31:
+            raise ValueError("the distinct pre-tokens hold over 700 MB: train on a sample of this corpus")
+        self.tok = words.data.astype(np.int32)  # positions and chain entries fit int32 (checked above): half the memory
         n = len(self.tok)
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        self.freq = np.repeat(np.fromiter(counts.values(), np.int64, len(words)), sizes)
-        self.nxt = np.arange(1, n + 1, dtype=np.int64)
-        self.prv = np.arange(-1, n - 1, dtype=np.int64)
+        self.freq = np.repeat(words.counts, sizes)
+        self.nxt = np.arange(1, n + 1, dtype=np.int32)
+        self.prv = np.arange(-1, n - 1, dtype=np.int32)
         self.nxt[(starts + sizes - 1)[sizes > 0]] = -1
         self.prv[starts[sizes > 0]] = -1
         # every merged occurrence removes a token, so there are at most n of them over the whole training:
         # chains get the pairs at the start plus two per occurrence, the heap four re-pushed pairs per occurrence
-        self.counts = _int_dict()
-        self.heads = _int_dict()
-        self.chain_pos = np.empty(3 * n + 16, np.int64)
-        self.chain_next = np.empty(3 * n + 16, np.int64)
+        self.pairs = _empty_pairs(1 << 16)
+        self.chain_pos = np.empty(3 * n + 16, np.int32)
+        self.chain_next = np.empty(3 * n + 16, np.int32)
         self.heap_count = np.empty(5 * n + 16, np.int64)
         self.heap_key = np.empty(5 * n + 16, np.int64)
         self.bytes = np.empty(max(1024, 16 * (256 + tokens)), np.uint8)
@@ -131,14 +130,26 @@ class _State:
         self.offsets = np.zeros(256 + tokens + 2, np.int64)
         self.offsets[1:257] = np.arange(1, 257, dtype=np.int64)
         self.tokens = 256
-        self.sizes = np.zeros(2, np.int64)  # used chain entries, heap entries
-        _initial_pairs(
-            self.tok, self.nxt, self.freq, self.counts, self.heads, self.chain_pos, self.chain_next, self.sizes
-        )
-        _heapify(self.counts, self.heap_count, self.heap_key, self.sizes, self.bytes, self.offsets)
+        self.sizes = np.zeros(3, np.int64)  # used chain entries, heap entries, pair keys
+        start = 0
+        while start < n:
+            self._room(min(n - start, len(self.pairs[0])))
+            start = _initial_pairs(start, self.tok, self.nxt, self.freq, *self.pairs, self.chain_pos,
+                                   self.chain_next, self.sizes)  # fmt: skip
+        _heapify(*self.pairs, self.heap_count, self.heap_key, self.sizes, self.bytes, self.offsets)
+
+    def _room(self, keys: int) -> None:
+        """Grow the pair table until `keys` more keys keep it at most half full."""
+        capacity = len(self.pairs[0])
+        while 2 * (int(self.sizes[2]) + keys) > capacity:
+            capacity *= 2
+        if capacity > len(self.pairs[0]):
+            bigger = _empty_pairs(capacity)
+            _rehash(*self.pairs, *bigger)
+            self.pairs = bigger
 
     def pop_best(self) -> tuple[int, int]:
-        return _pop_best(self.counts, self.heap_count, self.heap_key, self.sizes, self.bytes, self.offsets)
+        return _pop_best(*self.pairs, self.heap_count, self.heap_key, self.sizes, self.bytes, self.offsets)
 
     def add_token(self, token: bytes) -> None:
         end = self.offsets[self.tokens]
@@ -149,31 +160,76 @@ class _State:
         self.offsets[self.tokens] = end + len(token)
 
     def merge(self, key: int, new: int) -> None:
-        _merge(
-            key, new, self.tok, self.nxt, self.prv, self.freq, self.counts, self.heads, self.chain_pos,
+        while needed := _merge(
+            key, new, self.tok, self.nxt, self.prv, self.freq, *self.pairs, self.chain_pos,
             self.chain_next, self.heap_count, self.heap_key, self.sizes, self.bytes, self.offsets,
-        )  # fmt: skip
+        ):  # fmt: skip
+            self._room(needed)
+
+
+def _empty_pairs(capacity: int) -> tuple[Array, Array, Array]:
+    """Pair table: keys (EMPTY where free), counts, chain heads (-1: none)."""
+    return np.full(capacity, EMPTY, np.int64), np.zeros(capacity, np.int64), np.full(capacity, -1, np.int32)
+
+
+@njit(cache=True)
+def _slot(keys: Array, key: int) -> int:
+    """Where `key` is, or the free slot where it goes."""
+    mask = len(keys) - 1
+    i = int_slot(key, mask)
+    while keys[i] != key and keys[i] != EMPTY:
+        i = (i + 1) & mask
+    return i
+
+
+@njit(cache=True)
+def _count(keys: Array, counts: Array, key: int) -> int:
+    i = _slot(keys, key)
+    return counts[i] if keys[i] == key else 0
+
+
+@njit(cache=True)
+def _claim(keys: Array, key: int, sizes: Array) -> int:
+    """The slot of `key`, taken if it was free."""
+    i = _slot(keys, key)
+    if keys[i] == EMPTY:
+        keys[i] = key
+        sizes[2] += 1
+    return i
+
+
+@njit(cache=True)
+def _rehash(keys: Array, counts: Array, heads: Array, new_keys: Array, new_counts: Array, new_heads: Array) -> None:
+    for i in range(len(keys)):
+        if keys[i] != EMPTY:
+            j = _slot(new_keys, keys[i])
+            new_keys[j], new_counts[j], new_heads[j] = keys[i], counts[i], heads[i]
 
 
 @njit(cache=True)
 def _initial_pairs(
-    tok: Array, nxt: Array, freq: Array, counts: dict, heads: dict, chain_pos: Array, chain_next: Array, sizes: Array
-) -> None:
-    for p in range(len(tok)):
+    start: int, tok: Array, nxt: Array, freq: Array, keys: Array, counts: Array, heads: Array, chain_pos: Array,
+    chain_next: Array, sizes: Array,
+) -> int:  # fmt: skip
+    """Count the pairs from `start`; returns where it stopped (the length: done) when the table is half full."""
+    for p in range(start, len(tok)):
+        if 2 * (sizes[2] + 1) > len(keys):
+            return p
         q = nxt[p]
         if q >= 0:
-            key = (tok[p] << SHIFT) | tok[q]
-            counts[key] = _get(counts, key, 0) + freq[p]
-            _remember(key, p, heads, chain_pos, chain_next, sizes)
+            i = _claim(keys, (tok[p] << SHIFT) | tok[q], sizes)
+            counts[i] += freq[p]
+            _remember(i, p, heads, chain_pos, chain_next, sizes)
+    return len(tok)
 
 
 @njit(cache=True)
-def _remember(key: int, position: int, heads: dict, chain_pos: Array, chain_next: Array, sizes: Array) -> None:
-    """Record that `key` starts at `position` (entries are checked, not removed, when the pair changes)."""
+def _remember(slot: int, position: int, heads: Array, chain_pos: Array, chain_next: Array, sizes: Array) -> None:
+    """Record that the pair in `slot` starts at `position` (entries are checked, not removed, when it changes)."""
     entry = sizes[0]
     chain_pos[entry] = position
-    chain_next[entry] = _get(heads, key, -1)
-    heads[key] = entry
+    chain_next[entry] = heads[slot]
+    heads[slot] = entry
     sizes[0] = entry + 1
 
 
@@ -237,11 +293,15 @@ def _push(key: int, count: int, heap_count: Array, heap_key: Array, sizes: Array
 
 
 @njit(cache=True)
-def _heapify(counts: dict, heap_count: Array, heap_key: Array, sizes: Array, data: Array, offsets: Array) -> None:
+def _heapify(
+    keys: Array, counts: Array, heads: Array, heap_count: Array, heap_key: Array, sizes: Array, data: Array,
+    offsets: Array,
+) -> None:  # fmt: skip
     size = 0
-    for key, count in counts.items():
-        heap_count[size], heap_key[size] = count, key
-        size += 1
+    for i in range(len(keys)):
+        if keys[i] != EMPTY and counts[i] > 0:
+            heap_count[size], heap_key[size] = counts[i], keys[i]
+            size += 1
     sizes[1] = size
     for i in range(size // 2 - 1, -1, -1):
         _sift_down(i, size, heap_count, heap_key, data, offsets)
@@ -249,7 +309,14 @@ def _heapify(counts: dict, heap_count: Array, heap_key: Array, sizes: Array, dat
 
 @njit(cache=True)
 def _pop_best(
-    counts: dict, heap_count: Array, heap_key: Array, sizes: Array, data: Array, offsets: Array
+    keys: Array,
+    counts: Array,
+    heads: Array,
+    heap_count: Array,
+    heap_key: Array,
+    sizes: Array,
+    data: Array,
+    offsets: Array,
 ) -> tuple[int, int]:
     """The best pair whose entry is current, as (key, count); (-1, 0) when none is left."""
     while sizes[1] > 0:
@@ -258,7 +325,7 @@ def _pop_best(
         _swap(0, last, heap_count, heap_key)
         sizes[1] = last
         _sift_down(0, last, heap_count, heap_key, data, offsets)
-        if _get(counts, key, 0) == count and count > 0:
+        if count > 0 and _count(keys, counts, key) == count:
             return key, count
     return -1, 0
 
@@ -271,8 +338,9 @@ def _merge(
     nxt: Array,
     prv: Array,
     freq: Array,
-    counts: dict,
-    heads: dict,
+    keys: Array,
+    counts: Array,
+    heads: Array,
     chain_pos: Array,
     chain_next: Array,
     heap_count: Array,
@@ -280,14 +348,19 @@ def _merge(
     sizes: Array,
     data: Array,
     offsets: Array,
-) -> None:
+) -> int:
+    """Merge every occurrence of the pair `key` into token `new` (0); or, having changed nothing, the number of
+    new pair keys it may add when that could fill the table over half (grow it and call again)."""
     a, b = key >> SHIFT, key & MASK
-    entry, found = _get(heads, key, -1), 0
+    slot = _slot(keys, key)
+    entry, found = heads[slot] if keys[slot] == key else -1, 0
     while entry >= 0:
         found += 1
         entry = chain_next[entry]
-    positions = np.empty(found, np.int64)
-    entry, i = _get(heads, key, -1), 0
+    if 2 * (sizes[2] + 2 * found + 1) > len(keys):
+        return 2 * found + 1
+    positions = np.empty(found, np.int32)
+    entry, i = heads[slot] if keys[slot] == key else -1, 0
     while entry >= 0:
         positions[i] = chain_pos[entry]
         entry, i = chain_next[entry], i + 1
@@ -302,26 +375,31 @@ def _merge(
         left, right = prv[p], nxt[q]
         if left >= 0:
             old, fresh = (tok[left] << SHIFT) | a, (tok[left] << SHIFT) | new
-            counts[old] = _get(counts, old, 0) - f
-            counts[fresh] = _get(counts, fresh, 0) + f
-            _remember(fresh, left, heads, chain_pos, chain_next, sizes)
+            counts[_slot(keys, old)] -= f
+            j = _claim(keys, fresh, sizes)
+            counts[j] += f
+            _remember(j, left, heads, chain_pos, chain_next, sizes)
             changed[touched], changed[touched + 1] = old, fresh
             touched += 2
         if right >= 0:
             old, fresh = (b << SHIFT) | tok[right], (new << SHIFT) | tok[right]
-            counts[old] = _get(counts, old, 0) - f
-            counts[fresh] = _get(counts, fresh, 0) + f
-            _remember(fresh, p, heads, chain_pos, chain_next, sizes)
+            counts[_slot(keys, old)] -= f
+            j = _claim(keys, fresh, sizes)
+            counts[j] += f
+            _remember(j, p, heads, chain_pos, chain_next, sizes)
             changed[touched], changed[touched + 1] = old, fresh
             touched += 2
         tok[p], tok[q] = new, DEAD
         nxt[p] = right
         if right >= 0:
             prv[right] = p
-    counts.pop(key, 0)
-    heads.pop(key, 0)
+    slot = _slot(keys, key)
+    counts[slot], heads[slot] = 0, -1
     fresh_keys = np.sort(changed[:touched])
     for i in range(touched):
         k = fresh_keys[i]
-        if (i == 0 or k != fresh_keys[i - 1]) and _get(counts, k, 0) > 0:
-            _push(k, counts[k], heap_count, heap_key, sizes, data, offsets)
+        if i == 0 or k != fresh_keys[i - 1]:
+            count = _count(keys, counts, k)
+            if count > 0:
+                _push(k, count, heap_count, heap_key, sizes, data, offsets)
+    return 0

@@ -1,9 +1,9 @@
 """`train_bpe`: stream the inputs, count distinct pre-tokens on all cores, learn merges, build the Tokenizer.
 
-Only the counts of distinct pre-tokens are held, never the text: batches of documents go to worker
-processes, which split out the special tokens (never merged across), pre-tokenize with the pattern and
-return their counts, summed here. The counts do not depend on how the text was batched, so 1 and N workers
-learn the same merges.
+Only the counts of distinct pre-tokens are held, never the text: batches of documents are counted in compiled
+code (the encoder's scanner and a bytes hash table; in worker processes with `workers` > 1, their tables
+summed here), special tokens split out first (never merged across). The counts do not depend on how the text
+was batched, so 1 and N workers learn the same merges.
 
 A corpus too small for `vocab_size` gives fewer tokens, never silently: `TrainingStats` (also
 `tokenizer.training`) holds the size requested and reached and why merging stopped, and a
@@ -15,19 +15,21 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import regex
 from rich.progress import DownloadColumn, Progress
 
 from tokenizer.core import Tokenizer
+from tokenizer.engine import Cutter
 from tokenizer.merges import learn
-from tokenizer.patterns import DEFAULT, resolve_pattern, special_splitter, splitter
+from tokenizer.patterns import DEFAULT, resolve_pattern, special_splitter
 from tokenizer.sources import input_files, read_texts
+from tokenizer.tables import BytesTable, Pretokens, add_counts, pretokens_of
 
 BATCH_CHARS = 4 << 20
 
@@ -154,23 +156,25 @@ def _texts(files: list[Path], text_column: str, stats: TrainingStats, tick: Call
         tick()
 
 
-def count_pretokens(texts: Iterable[str], pattern: str, special_tokens: list[str], workers: int) -> Counter[bytes]:
-    """Counts of the UTF-8 bytes of every pre-token of the texts, special tokens taken out first."""
-    counts: Counter[bytes] = Counter()
+def count_pretokens(texts: Iterable[str], pattern: str, special_tokens: list[str], workers: int) -> Pretokens:
+    """The distinct pre-tokens of the texts (UTF-8 bytes) and their counts, special tokens taken out first;
+    batches go to `workers` processes, each counting in compiled code, and their tables are summed here."""
+    counts = BytesTable.empty(1 << 16, 1 << 20)
     batches = _batches(texts)
     if workers <= 1:
+        cutter, specials = Cutter(pattern), special_splitter(special_tokens)
         for batch in batches:
-            counts.update(_count_batch(batch, pattern, special_tokens))
-        return counts
-    with ProcessPoolExecutor(workers) as pool:
+            counts = cutter.count(_without_specials(batch, specials), counts)
+        return pretokens_of(counts)
+    with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(pattern, special_tokens)) as pool:
         pending = []
         for batch in batches:
-            pending.append(pool.submit(_count_batch, batch, pattern, special_tokens))
+            pending.append(pool.submit(_count_batch, batch))
             if len(pending) >= 2 * workers:  # bounded: at most two batches per worker in flight
-                counts.update(pending.pop(0).result())
+                counts = add_counts(counts, pending.pop(0).result())
         for future in pending:
-            counts.update(future.result())
-    return counts
+            counts = add_counts(counts, future.result())
+    return pretokens_of(counts)
 
 
 def _batches(texts: Iterable[str]) -> Iterator[list[str]]:
@@ -186,11 +190,19 @@ def _batches(texts: Iterable[str]) -> Iterator[list[str]]:
         yield batch
 
 
-def _count_batch(texts: list[str], pattern: str, special_tokens: list[str]) -> Counter[str]:
-    pieces = splitter(pattern)
-    specials = special_splitter(special_tokens)
-    counts: Counter[str] = Counter()
-    for text in texts:
-        for part in specials.split(text)[::2] if specials else [text]:
-            counts.update(pieces(part))
-    return Counter({piece.encode("utf-8", errors="surrogatepass"): n for piece, n in counts.items()})
+def _without_specials(texts: list[str], specials: regex.Pattern[str] | None) -> list[str]:
+    return [part for text in texts for part in (specials.split(text)[::2] if specials else [text])]
+
+
+_worker: tuple[Cutter, regex.Pattern[str] | None] | None = None
+
+
+def _start_worker(pattern: str, special_tokens: list[str]) -> None:
+    global _worker
+    _worker = Cutter(pattern), special_splitter(special_tokens)
+
+
+def _count_batch(texts: list[str]) -> Pretokens:
+    assert _worker is not None
+    cutter, specials = _worker
+    return pretokens_of(cutter.count(_without_specials(texts, specials), BytesTable.empty(1 << 14, 1 << 18)))

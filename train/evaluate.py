@@ -44,6 +44,7 @@ def token_bytes(tokenizer: Tokenizer) -> np.ndarray:
     counts = np.zeros(tokenizer.vocab_size, np.int64)
     for token_id, token in tokenizer.vocab.items():
         counts[token_id] = len(token)
+    counts[list(tokenizer.special_ids.values())] = 0  # where a vocabulary also lists them (GPT-2)
     return counts
 
 

@@ -24,6 +24,7 @@ from gristmill_base.errors import UserError
 from model.config import GPTConfig
 from model.gpt import GPT
 from tokenizer import Tokenizer
+from tokenizer.hf_json import hf_document
 from train.checkpoint import read_model
 from train.generate_command import checkpoint_eos, tokenizer_folder
 
@@ -125,13 +126,17 @@ def export_hf(checkpoint: str, output: str, tokenizer_dir: str | None = None) ->
     tokenizer = Tokenizer.load(str(tokenizer_path))
     eos_id = checkpoint_eos(config, tokenizer)
     settings = hf_config(model.config, eos_id)
-    eos = {i: token for token, i in tokenizer.special_ids.items()}.get(eos_id)
+    eos = next((token for token, added in tokenizer.added.items() if added.id == eos_id), None)
     special = {name: eos for name in ("bos_token", "eos_token")} if eos else {}
     with folder_atomic(final) as work:
         save_file(hf_weights(model), str(work / "model.safetensors"), metadata={"format": "pt"})
         write_json_atomic(work / "config.json", settings)
         write_json_atomic(work / "generation_config.json", {"bos_token_id": eos_id, "eos_token_id": eos_id})
-        shutil.copy(tokenizer_path / "tokenizer.json", work / "tokenizer.json")
+        source = tokenizer_path / "tokenizer.json" if tokenizer_path.is_dir() else tokenizer_path
+        if source.name == "tokenizer.json" and source.is_file():  # the very file the data was packed with
+            shutil.copy(source, work / "tokenizer.json")
+        else:  # a rank file or GPT-2's files: written as HF's tokenizer.json, same ids
+            write_json_atomic(work / "tokenizer.json", hf_document(tokenizer.definition))
         tokenizer_config = {
             "tokenizer_class": "PreTrainedTokenizerFast",
             "model_max_length": model.config.seq_len,

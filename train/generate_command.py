@@ -20,7 +20,7 @@ from gristmill_base.errors import UserError
 from model.generate import Sampling, generate
 from model.gpt import GPT
 from tokenizer import Tokenizer
-from tokenizer.files import fingerprint
+from tokenizer.files import fingerprint, is_tokenizer
 from train.checkpoint import read_model
 
 EOS = "<|endoftext|>"
@@ -31,10 +31,9 @@ def tokenizer_folder(config: dict, override: str | None) -> Path:
     folder = override or config.get("tokenizer")
     if not folder:
         raise UserError("--tokenizer: the checkpoint does not name its tokenizer folder; pass --tokenizer DIR")
-    path = Path(folder) / "tokenizer.json"
-    if not path.is_file():
-        where = "--tokenizer" if override else "the checkpoint's tokenizer folder (pass --tokenizer DIR if it moved)"
-        raise UserError(f"{where}: {folder} has no tokenizer.json")
+    if not is_tokenizer(folder):
+        where = "--tokenizer" if override else "the checkpoint's tokenizer (pass --tokenizer PATH if it moved)"
+        raise UserError(f"{where}: {folder} is not a tokenizer folder or file")
     sha = fingerprint(folder)
     if sha != config.get("tokenizer_sha256", sha):
         raise UserError(f"--tokenizer: {folder} is not the tokenizer this checkpoint was trained with (sha256 differs)")

@@ -26,7 +26,7 @@ from gristmill_base.errors import UserError
 from model.config import preset
 from model.gpt import GPT
 from tokenizer import Tokenizer
-from tokenizer.files import fingerprint
+from tokenizer.files import fingerprint, is_tokenizer
 from train import checkpoint
 from train.config import TrainConfig
 from train.data import Batches, TokenStream
@@ -55,16 +55,17 @@ def packed_tokenizer(config: TrainConfig, manifest: dict[str, Any], console: Con
     tokenizer.json against the pack manifest); None, with a note, where it cannot be found."""
     explicit = config.data.tokenizer is not None
     folder = config.data.tokenizer or manifest.get("tokenizer")
-    if folder is None or not (Path(folder) / "tokenizer.json").is_file():
+    if folder is None or not is_tokenizer(folder):
         if explicit:
-            raise UserError(f"data.tokenizer: {folder} has no tokenizer.json")
+            raise UserError(f"data.tokenizer: {folder} is not a tokenizer (a folder with tokenizer.json, "
+                            "a tokenizer.json, a .tiktoken file or GPT-2's vocab.json)")  # fmt: skip
         console.print("[yellow]note:[/] val bits per byte left out: set data.tokenizer to the tokenizer folder "
                       f"{config.data.path} was packed with")  # fmt: skip
         return None
     sha = fingerprint(folder)
     if sha != manifest["tokenizer_sha256"]:
         raise UserError(f"data.tokenizer: {folder} is not the tokenizer {config.data.path} was packed with "
-                        f"(tokenizer.json sha256 {sha[:12]}…, the pack manifest says "
+                        f"(sha256 {sha[:12]}…, the pack manifest says "
                         f"{manifest['tokenizer_sha256'][:12]}…)")  # fmt: skip
     return str(Path(folder).resolve())
 

@@ -63,7 +63,10 @@ def test_the_walkthrough_runs_as_written(tmp_path: Path, capsys: pytest.CaptureF
             ["--checkpoint", str(out / "train"), "--prompt", "x", "--max-new-tokens", "500"],
             "exceed the model's context",
         ),
-        (["--checkpoint", str(out / "train"), "--prompt", "x", "--tokenizer", str(tmp_path)], "has no tokenizer.json"),
+        (
+            ["--checkpoint", str(out / "train"), "--prompt", "x", "--tokenizer", str(tmp_path)],
+            "is not a tokenizer folder or file",
+        ),
         (["--checkpoint", str(out / "train"), "--prompt", "x", "--device", "tpu9"], "expected cpu, cuda or cuda:N"),
     ):
         assert main(["generate", *args]) == 2

@@ -18,6 +18,7 @@ import pytest
 from crawl_factory import PARAGRAPHS
 from rich.console import Console
 from text_factory import article
+from vocab_factory import rank_file
 
 from gristmill.cli import main
 from pipeline.pack import is_validation
@@ -84,6 +85,26 @@ def test_every_kept_document_comes_back_once_in_its_split(run_and_tokenizer: tup
     assert len(manifest["source_shards"]) == len(list((run / "shards").glob("part-*.parquet"))) > 3
 
 
+@pytest.mark.parametrize("eos", ["<|endoftext|>", "100257"])
+def test_a_real_vocabulary_packs_its_real_ids_in_uint32(
+    run_and_tokenizer: tuple[Path, Path], tmp_path: Path, eos: str
+) -> None:
+    """cl100k_base straight from tiktoken's rank file: ids above 65,535, the EOS by name or by id."""
+    run, _ = run_and_tokenizer
+    ranks = rank_file("cl100k_base")
+    manifest = pack(str(ranks), [str(run)], str(tmp_path / "p"), 0.0, 2, eos, console=Console(file=io.StringIO()))
+    assert manifest["dtype"] == "uint32" and manifest["vocab_size"] == 100277 and manifest["eos_id"] == 100257
+    assert manifest["tokenizer_sha256"] == hashlib.sha256(ranks.read_bytes()).hexdigest()
+    kept = sorted(
+        r["text"] for p in sorted((run / "shards").glob("part-*.parquet")) for r in pq.read_table(p).to_pylist()
+    )
+    tokenizer = Tokenizer.load(ranks)
+    assert sorted(packed_documents(tmp_path / "p", "train", tokenizer)) == kept
+    first = kept[0]
+    tokens = np.concatenate([np.fromfile(tmp_path / "p" / s["bin"], "uint32") for s in manifest["train"]["shards"]])
+    assert max(tokens) > 65_535 and set(tokenizer.encode(first)) <= set(tokens.tolist())
+
+
 def test_a_rerun_after_a_lost_task_and_other_workers_give_identical_files(
     run_and_tokenizer: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -111,6 +132,10 @@ def test_inspect_and_bad_requests(
         (
             ["--tokenizer", str(tok), "--input", str(run), "--output", str(tmp_path / "q"), "--eos", "<eos>"],
             "not a special token",
+        ),
+        (
+            ["--tokenizer", str(tok), "--input", str(run), "--output", str(tmp_path / "q"), "--eos", "70000"],
+            "id 70000 is not in this tokenizer",
         ),
         (["--tokenizer", str(tok), "--input", str(tmp_path), "--output", str(tmp_path / "q")], "no Parquet shards"),
         (["--tokenizer", str(tmp_path), "--input", str(run), "--output", str(tmp_path / "q")], "--tokenizer"),

@@ -13,7 +13,7 @@ from conftest import SPECIAL
 
 from gristmill.cli import main
 from tokenizer import Tokenizer
-from tokenizer.files import to_chars
+from tokenizer.bytelevel import to_chars
 
 
 def test_train_encode_decode_export_inspect(
@@ -82,7 +82,7 @@ def test_train_says_in_one_line_when_the_corpus_cannot_give_the_vocab_size(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["tokenizer", "encode", "{missing}", "--text", "x"], "no tokenizer.json"),
+        (["tokenizer", "encode", "{missing}", "--text", "x"], "no such tokenizer file or folder"),
         (["tokenizer", "train", "--input", "{missing}", "--vocab-size", "300", "--output", "{out}"], "no such file"),
         (["tokenizer", "train", "--input", "{corpus}", "--vocab-size", "10", "--output", "{out}"], "smaller than 256"),
         (["tokenizer", "decode", "{tok}", "1", "x"], "ids:"),

@@ -6,7 +6,6 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-import regex
 import tiktoken
 from conftest import SAMPLES, SPECIAL
 from hypothesis import given, settings
@@ -14,9 +13,8 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer as HFTokenizer
 
 from tokenizer import Tokenizer
-from tokenizer.encoder import bpe
-from tokenizer.files import tiktoken_ranks
-from tokenizer.patterns import PRESETS, resolve_pattern, splitter
+from tokenizer.patterns import PRESETS, resolve_pattern
+from tokenizer.tiktoken_file import tiktoken_ranks
 
 HARD = [
     *SAMPLES,
@@ -114,7 +112,7 @@ def naive_bpe(data: bytes, tokenizer: Tokenizer) -> list[int]:
 @given(st.text(alphabet="ab xy\nü", max_size=300))
 def test_bpe_of_any_piece_equals_the_definition(trained: Tokenizer, text: str) -> None:
     data = text.encode()
-    assert bpe(data, trained._ranks) == naive_bpe(data, trained) if data else True
+    assert trained._engine.bpe(data) == naive_bpe(data, trained) if data else True
 
 
 @settings(max_examples=150, deadline=None)
@@ -147,14 +145,3 @@ def test_save_and_load_keep_every_id(trained: Tokenizer, tmp_path: Path) -> None
     loaded = Tokenizer.load(str(tmp_path))
     assert loaded.vocab == trained.vocab and loaded.merges == trained.merges
     assert loaded.special_tokens == trained.special_tokens and loaded.pattern == trained.pattern
-
-
-SPLIT_ALPHABET = "aZ9'/!. \t\n\r\x0b\x0c\x1c\x85\xa0\u2003\u3000éÅ字ـ\u0301ßǅ"
-
-
-@pytest.mark.parametrize("name", list(PRESETS))
-@settings(max_examples=400, deadline=None)
-@given(text=st.text(alphabet=SPLIT_ALPHABET, max_size=60))
-def test_the_fast_split_gives_the_pieces_of_the_pattern(name: str, text: str) -> None:
-    """Cut points and ASCII twins (`re`) never change a preset's pieces, for any mix of scripts and spaces."""
-    assert splitter(name)(text) == regex.findall(resolve_pattern(name), text)

@@ -117,10 +117,13 @@ def test_bad_requests_are_clear_errors(corpus_file: Path, kwargs: dict, message:
 
 def test_a_damaged_tokenizer_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "tokenizer.json").write_text('{"model": {"type": "WordPiece"}}')
-    with pytest.raises(ValueError, match="not BPE"):
+    with pytest.raises(ValueError, match=r"model\.type is WordPiece: gristmill reads byte-level BPE only"):
         Tokenizer.load(str(tmp_path))
     (tmp_path / "tokenizer.json").write_text("not json")
-    with pytest.raises(ValueError, match=r"not a byte-level BPE tokenizer\.json"):
+    with pytest.raises(ValueError, match=r"tokenizer\.json: not readable as JSON"):
         Tokenizer.load(str(tmp_path))
-    with pytest.raises(ValueError, match=r"no tokenizer\.json"):
+    with pytest.raises(ValueError, match=r"missing: no such tokenizer file or folder"):
         Tokenizer.load(str(tmp_path / "missing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"no tokenizer here"):
+        Tokenizer.load(str(tmp_path / "empty"))

@@ -110,10 +110,12 @@ class Ablation:
     def tokenizer(self, documents: list[RunDocuments]) -> Path:
         """The given tokenizer, or one trained on the first `tokenizer_bytes` of every run's training documents."""
         if self.options.tokenizer:
-            folder = Path(self.options.tokenizer).resolve()
-            if not (folder / "tokenizer.json").is_file():
-                raise UserError(f"--tokenizer: {folder} has no tokenizer.json")
-            return folder
+            from tokenizer.files import is_tokenizer
+
+            given = Path(self.options.tokenizer).resolve()
+            if not is_tokenizer(given):
+                raise UserError(f"--tokenizer: {given} is not a tokenizer folder or file")
+            return given
         folder = self.output / "tokenizer"
         if (folder / "tokenizer.json").is_file():
             return folder
