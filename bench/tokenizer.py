@@ -6,7 +6,9 @@ one thread, the first --encode-megabytes of each corpus, with three vocabularies
   - the 32,768-token vocabulary gristmill trained: gristmill, tiktoken (an Encoding of gristmill's ranks), HF;
   - cl100k_base and o200k_base from the rank files shipped in `bpe-openai`: gristmill (the same file), tiktoken,
     `bpe-openai`, `quicktok-v1`, HF (the tokenizer.json gristmill writes for the vocabulary).
-Every measurement runs in a child process (wall time; peak RSS sampled from /proc, of the whole process tree);
+Every measurement runs in a child process (wall time; peak RSS sampled from /proc, of the whole process tree),
+after a warm-up that fills numba's on-disk cache (a one-time compile per install, ~10-20 s, not timed); the
+trainers all stream the corpus file;
 the id lists of every side are compared per vocabulary, and ratios printed (gristmill's speed / the other's).
 
 Corpora (gristmill shards): `multilingual` = the benchmark crawl's quickstart run (`bench/make_crawl.sh`, then
@@ -27,6 +29,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import common  # first: one thread per process for numeric libraries
@@ -64,6 +67,13 @@ def texts(corpus: Path, megabytes: float | None = None) -> list[str]:
     return found
 
 
+def stream(corpus: Path) -> Iterator[str]:
+    """The corpus's texts one at a time: the trainers get the text as gristmill reads it, never all held."""
+    with open(corpus, encoding="utf-8") as lines:
+        for line in lines:
+            yield json.loads(line)["text"]
+
+
 def rank_file(name: str) -> Path:
     import bpe_openai
 
@@ -91,14 +101,14 @@ def train_child(side: str, corpus: Path, vocab: int, threads: int, out: Path) ->
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
             show_progress=False,
         )
-        hf.train_from_iterator(texts(corpus), trainer)
+        hf.train_from_iterator(stream(corpus), trainer)
         out.mkdir(parents=True, exist_ok=True)
         hf.save(str(out / "tokenizer.json"))
     else:
         import rustbpe
 
         tokenizer = rustbpe.Tokenizer()
-        tokenizer.train_from_iterator(iter(texts(corpus)), vocab - 1, pattern=resolve_pattern("gpt4"))
+        tokenizer.train_from_iterator(stream(corpus), vocab - 1, pattern=resolve_pattern("gpt4"))
         out.mkdir(parents=True, exist_ok=True)
         (out / "size").write_text(str(tokenizer.vocab_size))
 
@@ -166,6 +176,8 @@ def run(args: list[str], log: Path, threads: int) -> common.Measured:
 
 
 def bench_training(say, corpus: Path, vocab: int, work: Path) -> Path:
+    warm = ["--child", "train", "gristmill", str(corpus), "300", "1", str(work / "warm-up")]
+    run(warm, work / "train.log", 1)  # numba compiles once per install (cached on disk): not timed
     rows, first = [], {}
     for threads in (1, 2):
         for side in ("gristmill", "hf", "rustbpe"):

@@ -41,7 +41,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--min-frequency", type=int, default=1, metavar="F", help="merge only pairs occurring >= F times (default 1)"
     )
-    train.add_argument("--workers", type=int, metavar="N", help="processes for pre-tokenization (default: all)")
+    train.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="counting processes (default 1: it is compiled; more help only on large corpora, ~150 MB each)",
+    )
     train.set_defaults(handler=cmd_train)
 
     encode = sub.add_parser("encode", help="print the ids of a text (--text, a file, or stdin)")

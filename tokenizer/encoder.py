@@ -18,6 +18,9 @@ from tokenizer.jit import njit
 from tokenizer.scan import NO_SCANNER, piece_end
 from tokenizer.tables import (
     EMPTY,
+    INLINE_ITEMS,
+    ITEM0,
+    ITEM1,
     ITEMS_LENGTH,
     ITEMS_START,
     VALUE,
@@ -30,19 +33,23 @@ from tokenizer.tables import (
 
 SHIFT = 21
 MASK = (1 << SHIFT) - 1
+Array = np.ndarray
 CACHED_PIECE_BYTES = 128  # longer pieces are rare and would crowd the cache
 
 
 @njit(cache=True)
-def bpe_into(buf, start, end, byte_ids, pair_keys, pair_values, out, at) -> int:
-    """BPE of `buf[start:end]`, written to `out[at:]`; returns how many ids."""
+def bpe_into(
+    buf: Array, start: int, end: int, byte_ids: Array, pair_keys: Array, pair_values: Array, out: Array, at: int,
+    scratch: Array,
+) -> int:  # fmt: skip
+    """BPE of `buf[start:end]`, written to `out[at:]`; returns how many ids. `scratch` holds 6 int64 per byte."""
     n = end - start
-    ids = np.empty(n, np.int64)
+    ids, after, before, heap = scratch[:n], scratch[n : 2 * n], scratch[2 * n : 3 * n], scratch[3 * n : 6 * n]
     for i in range(n):
         ids[i] = byte_ids[buf[start + i]]
-    after = np.arange(1, n + 1)  # the next live position (n: none)
-    before = np.arange(-1, n - 1)
-    heap = np.empty(3 * n, np.int64)  # (rank << 32 | position); every merge pushes at most two entries
+        after[i] = i + 1  # the next live position (n: none)
+        before[i] = i - 1
+    # heap: (rank << 32 | position); every merge pushes at most two entries
     size = 0
     for i in range(n - 1):
         found = pair_get(pair_keys, pair_values, (ids[i] << SHIFT) | ids[i + 1])
@@ -111,15 +118,16 @@ def _sift_down(heap: np.ndarray, size: int) -> None:
 
 @njit(cache=True)
 def encode_segments(
-    buf, starts, ends, grammar, digits, classes,  # the text and how to cut it
-    byte_ids, pair_keys, pair_values, whole_first,  # the vocabulary
-    w_slots, w_hashes, w_entries, w_keys,  # whole tokens: bytes -> id
-    c_slots, c_hashes, c_entries, c_keys, c_items, c_sizes,  # the piece cache
-    out, segment_ends,
+    buf: Array, starts: Array, ends: Array, grammar: int, digits: int, classes: Array,  # the text and its cutting
+    byte_ids: Array, pair_keys: Array, pair_values: Array, whole_first: bool,  # the vocabulary
+    w_slots: Array, w_hashes: Array, w_entries: Array, w_keys: Array,  # whole tokens: bytes -> id
+    c_slots: Array, c_hashes: Array, c_entries: Array, c_keys: Array, c_items: Array, c_sizes: Array,  # the cache
+    out: Array, segment_ends: Array,
 ) -> int:  # fmt: skip
     """Encode every segment into `out` (room for one id per byte); `segment_ends[s]` is where segment `s`'s
     ids end. Returns the number of ids."""
     at = 0
+    scratch = np.empty(6 * 256, np.int64)
     for s in range(len(starts)):
         p, end = starts[s], ends[s]
         while p < end:
@@ -132,9 +140,15 @@ def encode_segments(
             h = bytes_hash(buf, p, q)
             entry = bytes_find(c_slots, c_hashes, c_entries, c_keys, buf, p, q, h)
             if entry >= 0:
-                first, count = c_entries[entry, ITEMS_START], c_entries[entry, ITEMS_LENGTH]
-                for k in range(count):
-                    out[at + k] = c_items[first + k]
+                count = c_entries[entry, ITEMS_LENGTH]
+                if count <= INLINE_ITEMS:
+                    out[at] = c_entries[entry, ITEM0]
+                    if count == 2:
+                        out[at + 1] = c_entries[entry, ITEM1]
+                else:
+                    first = c_entries[entry, ITEMS_START]
+                    for k in range(count):
+                        out[at + k] = c_items[first + k]
                 at += count
                 p = q
                 continue
@@ -145,16 +159,23 @@ def encode_segments(
                     out[at] = w_entries[token, VALUE]
                     count = 1
             if count == 0:
-                count = bpe_into(buf, p, q, byte_ids, pair_keys, pair_values, out, at)
+                if 6 * (q - p) > len(scratch):
+                    scratch = np.empty(6 * (q - p), np.int64)
+                count = bpe_into(buf, p, q, byte_ids, pair_keys, pair_values, out, at, scratch)
             if q - p <= CACHED_PIECE_BYTES:
                 if not has_room(c_slots, c_entries, c_keys, c_items, c_sizes, q - p, count):
                     c_slots[:] = EMPTY  # full: start again (the common pieces come back first)
                     c_sizes[:] = 0
                 entry = bytes_add(c_slots, c_hashes, c_entries, c_keys, c_sizes, buf, p, q, h, 0)
-                first = c_sizes[2]
-                c_entries[entry, ITEMS_START], c_entries[entry, ITEMS_LENGTH] = first, count
-                c_items[first : first + count] = out[at : at + count]
-                c_sizes[2] = first + count
+                c_entries[entry, ITEMS_LENGTH] = count
+                if count <= INLINE_ITEMS:
+                    c_entries[entry, ITEM0] = out[at]
+                    c_entries[entry, ITEM1] = out[at + 1] if count == 2 else 0
+                else:
+                    first = c_sizes[2]
+                    c_entries[entry, ITEMS_START] = first
+                    c_items[first : first + count] = out[at : at + count]
+                    c_sizes[2] = first + count
             at += count
             p = q
         segment_ends[s] = at
@@ -163,8 +184,8 @@ def encode_segments(
 
 @njit(cache=True)
 def count_segments(
-    buf, starts, ends, grammar, digits, classes,
-    slots, hashes, entries, keys, items, sizes, resume,
+    buf: Array, starts: Array, ends: Array, grammar: int, digits: int, classes: Array,
+    slots: Array, hashes: Array, entries: Array, keys: Array, items: Array, sizes: Array, resume: Array,
 ) -> bool:  # fmt: skip
     """Add the pieces of every segment to the counts table (entry value: the count). Stops early, with
     `resume` = [segment, byte] of the next piece, when the table needs to grow; True when done."""

@@ -91,7 +91,8 @@ class Engine:
     def bpe(self, piece: bytes) -> list[int]:
         """BPE of one piece, merges only (no cache, no whole-token lookup): what tests hold to the definition."""
         out = np.empty(len(piece) + 1, np.int64)
-        count = bpe_into(np.frombuffer(piece, np.uint8), 0, len(piece), self.byte_ids, *self.pairs.arrays(), out, 0)
+        data, scratch = np.frombuffer(piece, np.uint8), np.empty(6 * len(piece), np.int64)
+        count = bpe_into(data, 0, len(piece), self.byte_ids, *self.pairs.arrays(), out, 0, scratch)
         return out[:count].tolist()
 
     def _encode_batch(self, texts: Sequence[str]) -> list[list[int]]:

@@ -113,17 +113,21 @@ class _State:
         self.tok = words.data.astype(np.int32)  # positions and chain entries fit int32 (checked above): half the memory
         n = len(self.tok)
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        self.freq = np.repeat(words.counts, sizes)
+        counts_fit = int((words.counts * np.maximum(sizes - 1, 0)).sum()) < 2**31  # every pair count then fits
+        self.freq = np.repeat(words.counts, sizes).astype(np.int32 if counts_fit else np.int64)
         self.nxt = np.arange(1, n + 1, dtype=np.int32)
         self.prv = np.arange(-1, n - 1, dtype=np.int32)
         self.nxt[(starts + sizes - 1)[sizes > 0]] = -1
         self.prv[starts[sizes > 0]] = -1
         # every merged occurrence removes a token, so there are at most n of them over the whole training:
         # chains get the pairs at the start plus two per occurrence, the heap four re-pushed pairs per occurrence
-        self.pairs = _empty_pairs(1 << 16)
+        self.count_type = (
+            np.int32 if counts_fit else np.int64
+        )  # counts (per position, pair, heap): int32 where they fit
+        self.pairs = _empty_pairs(1 << 16, self.count_type)
         self.chain_pos = np.empty(3 * n + 16, np.int32)
         self.chain_next = np.empty(3 * n + 16, np.int32)
-        self.heap_count = np.empty(5 * n + 16, np.int64)
+        self.heap_count = np.empty(5 * n + 16, self.count_type)
         self.heap_key = np.empty(5 * n + 16, np.int64)
         self.bytes = np.empty(max(1024, 16 * (256 + tokens)), np.uint8)
         self.bytes[:256] = np.arange(256, dtype=np.uint8)
@@ -141,10 +145,10 @@ class _State:
     def _room(self, keys: int) -> None:
         """Grow the pair table until `keys` more keys keep it at most half full."""
         capacity = len(self.pairs[0])
-        while 2 * (int(self.sizes[2]) + keys) > capacity:
+        while 10 * (int(self.sizes[2]) + keys) > 7 * capacity:
             capacity *= 2
         if capacity > len(self.pairs[0]):
-            bigger = _empty_pairs(capacity)
+            bigger = _empty_pairs(capacity, self.count_type)
             _rehash(*self.pairs, *bigger)
             self.pairs = bigger
 
@@ -167,9 +171,9 @@ class _State:
             self._room(needed)
 
 
-def _empty_pairs(capacity: int) -> tuple[Array, Array, Array]:
-    """Pair table: keys (EMPTY where free), counts, chain heads (-1: none)."""
-    return np.full(capacity, EMPTY, np.int64), np.zeros(capacity, np.int64), np.full(capacity, -1, np.int32)
+def _empty_pairs(capacity: int, count_type: type) -> tuple[Array, Array, Array]:
+    """Pair table: keys (EMPTY where free), counts, chain heads (-1: none); at most 70% full."""
+    return np.full(capacity, EMPTY, np.int64), np.zeros(capacity, count_type), np.full(capacity, -1, np.int32)
 
 
 @njit(cache=True)
@@ -213,7 +217,7 @@ def _initial_pairs(
 ) -> int:  # fmt: skip
     """Count the pairs from `start`; returns where it stopped (the length: done) when the table is half full."""
     for p in range(start, len(tok)):
-        if 2 * (sizes[2] + 1) > len(keys):
+        if 10 * (sizes[2] + 1) > 7 * len(keys):
             return p
         q = nxt[p]
         if q >= 0:
@@ -357,7 +361,7 @@ def _merge(
     while entry >= 0:
         found += 1
         entry = chain_next[entry]
-    if 2 * (sizes[2] + 2 * found + 1) > len(keys):
+    if 10 * (sizes[2] + 2 * found + 1) > 7 * len(keys):
         return 2 * found + 1
     positions = np.empty(found, np.int32)
     entry, i = heads[slot] if keys[slot] == key else -1, 0

@@ -75,7 +75,7 @@ def classes(buf: np.ndarray, p: int, end: int, table: np.ndarray) -> int:
     return table[code_point(buf, p)]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def run(buf: np.ndarray, p: int, end: int, table: np.ndarray, bits: int) -> int:
     """The end of the run of characters having any of `bits` from `p`."""
     while p < end and classes(buf, p, end, table) & bits:
@@ -83,7 +83,7 @@ def run(buf: np.ndarray, p: int, end: int, table: np.ndarray, bits: int) -> int:
     return p
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def run_other(buf: np.ndarray, p: int, end: int, table: np.ndarray) -> int:
     """The end of the run of `[^\\s\\p{L}\\p{N}]` from `p`."""
     while p < end and not classes(buf, p, end, table) & (LETTER | NUMBER | SPACE):
@@ -91,7 +91,7 @@ def run_other(buf: np.ndarray, p: int, end: int, table: np.ndarray) -> int:
     return p
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def fold(buf: np.ndarray, p: int, end: int, ignore_case: bool) -> int:
     """The code point at `p`, case-folded for the contractions' letters when `ignore_case` (ſ folds to s)."""
     if p >= end:
@@ -105,7 +105,7 @@ def fold(buf: np.ndarray, p: int, end: int, ignore_case: bool) -> int:
     return c
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def contraction_end(buf: np.ndarray, p: int, end: int, ignore_case: bool) -> int:
     """After an apostrophe at `p - 1`: the end of `s|t|re|ve|m|ll|d` there, or -1."""
     c1 = fold(buf, p, end, ignore_case)
@@ -120,7 +120,7 @@ def contraction_end(buf: np.ndarray, p: int, end: int, ignore_case: bool) -> int
     return -1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def space_end(buf: np.ndarray, p: int, end: int, table: np.ndarray, line_ends: bool) -> int:
     """A piece of white space from `p`: up to the run's last line end (`\\s*[\\r\\n]`, when `line_ends`),
     else the run less its last character when a non-space follows (`\\s+(?!\\S)`), else the run (`\\s+`)."""
@@ -175,6 +175,14 @@ def gpt4_end(buf: np.ndarray, p: int, end: int, table: np.ndarray, digits: int) 
     after = p + width(first)
     if not found & (NUMBER | LINE_END) and classes(buf, after, end, table) & LETTER:
         return run(buf, after, end, table, LETTER)
+    return rest_end(buf, p, end, table, digits, found, after, False)
+
+
+@njit(cache=True)
+def rest_end(buf: np.ndarray, p: int, end: int, table: np.ndarray, digits: int, found: int, after: int,
+             slash: bool) -> int:  # fmt: skip
+    """The alternatives after the words, shared by GPT-4's and GPT-4o's patterns: `\\p{N}{1,digits}`,
+    ` ?[^\\s\\p{L}\\p{N}]+` then `[\r\n]*` (`[\r\n/]*` with `slash`), then the white-space ones."""
     if found & NUMBER:
         q, count = p, 0
         while q < end and count < digits and classes(buf, q, end, table) & NUMBER:
@@ -182,14 +190,17 @@ def gpt4_end(buf: np.ndarray, p: int, end: int, table: np.ndarray, digits: int) 
             count += 1
         return q
     start = p
-    if first == SPACE_CHAR and after < end and not classes(buf, after, end, table) & (LETTER | NUMBER | SPACE):
+    if buf[p] == SPACE_CHAR and after < end and not classes(buf, after, end, table) & (LETTER | NUMBER | SPACE):
         start = after
     if not classes(buf, start, end, table) & (LETTER | NUMBER | SPACE):
-        return run(buf, run_other(buf, start, end, table), end, table, LINE_END)
+        q = run_other(buf, start, end, table)
+        while q < end and ((slash and buf[q] == SLASH) or classes(buf, q, end, table) & LINE_END):
+            q += 1
+        return q
     return space_end(buf, p, end, table, True)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def cased_word_end(buf: np.ndarray, s: int, end: int, table: np.ndarray, lower_first: bool) -> int:
     """From `s`: `[upper set]*[lower set]+` (`lower_first`) or `[upper set]+[lower set]*`, then an optional
     contraction; -1 where it does not match."""
@@ -209,6 +220,12 @@ def cased_word_end(buf: np.ndarray, s: int, end: int, table: np.ndarray, lower_f
         if upper_end == s:
             return -1
         word_end = run(buf, upper_end, end, table, LOWERISH)
+    return with_contraction(buf, word_end, end)
+
+
+@njit(cache=True)
+def with_contraction(buf: np.ndarray, word_end: int, end: int) -> int:
+    """A word's end, moved past `(?i:'s|'t|'re|'ve|'m|'ll|'d)` where one follows (GPT-4o)."""
     if word_end < end and buf[word_end] == APOSTROPHE:
         q = contraction_end(buf, word_end + 1, end, True)
         if q > 0:
@@ -217,9 +234,36 @@ def cased_word_end(buf: np.ndarray, s: int, end: int, table: np.ndarray, lower_f
 
 
 @njit(cache=True)
+def ascii_word_end(buf: np.ndarray, p: int, end: int, table: np.ndarray) -> int:
+    """GPT-4o's cased words where they are ASCII (most words of most text): `[A-Z]*[a-z]+` else `[A-Z]+`, maybe
+    after one ASCII character that is no letter, digit or line end, then a contraction. -1 where the piece
+    is not such a word or a non-ASCII character follows a run (a mark or an accented letter may continue it):
+    the general scan decides then."""
+    first = buf[p]
+    if first >= 0x80:
+        return -1
+    s = p
+    if not table[first] & LETTER:
+        if table[first] & (NUMBER | LINE_END) or p + 1 >= end or buf[p + 1] >= 0x80 or not table[buf[p + 1]] & LETTER:
+            return -1
+        s = p + 1
+    q = s
+    while q < end and 65 <= buf[q] <= 90:
+        q += 1
+    while q < end and 97 <= buf[q] <= 122:
+        q += 1
+    if q < end and buf[q] >= 0x80:
+        return -1
+    return with_contraction(buf, q, end)
+
+
+@njit(cache=True)
 def o200k_end(buf: np.ndarray, p: int, end: int, table: np.ndarray, digits: int) -> int:
     """GPT-4o's pattern: two cased-word alternatives with an optional `[^\\r\\n\\p{L}\\p{N}]` before each,
     `\\p{N}{1,3}`, ` ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*`, `\\s*[\\r\\n]+`, `\\s+(?!\\S)`, `\\s+`."""
+    q = ascii_word_end(buf, p, end, table)
+    if q > 0:
+        return q
     found = classes(buf, p, end, table)
     after = p + width(buf[p])
     can_lead = not found & (LETTER | NUMBER | LINE_END)
@@ -233,21 +277,7 @@ def o200k_end(buf: np.ndarray, p: int, end: int, table: np.ndarray, digits: int)
             q = cased_word_end(buf, p, end, table, lower_first)
             if q > 0:
                 return q
-    if found & NUMBER:
-        q, count = p, 0
-        while q < end and count < digits and classes(buf, q, end, table) & NUMBER:
-            q += width(buf[q])
-            count += 1
-        return q
-    start = p
-    if buf[p] == SPACE_CHAR and after < end and not classes(buf, after, end, table) & (LETTER | NUMBER | SPACE):
-        start = after
-    if not classes(buf, start, end, table) & (LETTER | NUMBER | SPACE):
-        q = run_other(buf, start, end, table)
-        while q < end and (buf[q] == SLASH or classes(buf, q, end, table) & LINE_END):
-            q += 1
-        return q
-    return space_end(buf, p, end, table, True)
+    return rest_end(buf, p, end, table, digits, found, after, True)
 
 
 @njit(cache=True)

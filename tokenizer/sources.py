@@ -10,8 +10,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 TEXT_CHUNK = 1 << 20
 SUFFIXES = (".txt", ".text", ".md", ".jsonl", ".jsonl.gz", ".json.gz", ".parquet")
 
@@ -37,6 +35,8 @@ def input_files(paths: list[str | Path]) -> list[Path]:
 def read_texts(path: Path, text_column: str = "text") -> Iterator[str]:
     name = path.name
     if name.endswith(".parquet"):
+        import pyarrow.parquet as pq  # here: 30 MB of memory that text and JSONL training does not need
+
         parquet = pq.ParquetFile(path)
         if text_column not in parquet.schema_arrow.names:
             raise ValueError(f"{path}: no column {text_column!r} (columns: {', '.join(parquet.schema_arrow.names)})")

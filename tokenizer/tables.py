@@ -15,12 +15,14 @@ import numpy as np
 
 from tokenizer.jit import njit
 
+Array = np.ndarray
 EMPTY = -1
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-# entry columns
-KEY_START, KEY_LENGTH, VALUE, ITEMS_START, ITEMS_LENGTH = range(5)
+# entry columns (one 64-byte row): a key of up to 8 bytes is compared as one word, up to two items are inline
+KEY_START, KEY_LENGTH, VALUE, ITEMS_START, ITEMS_LENGTH, KEY_WORD, ITEM0, ITEM1 = range(8)
+INLINE_ITEMS = 2
 
 
 @njit(cache=True, inline="always")
@@ -78,20 +80,36 @@ def bytes_hash(buf: np.ndarray, start: int, end: int) -> np.uint64:
     return h
 
 
+@njit(cache=True, inline="always")
+def key_word(buf: Array, start: int, end: int) -> int:
+    """Up to the first 8 bytes as one little-endian word."""
+    word = 0
+    for k in range(min(end - start, 8)):
+        word |= np.int64(buf[start + k]) << (8 * k)
+    return word
+
+
 @njit(cache=True)
-def bytes_find(slots, hashes, entries, keys, buf, start: int, end: int, h) -> int:
-    """The entry holding `buf[start:end]` (hash `h`), or -1."""
+def bytes_find(
+    slots: Array, hashes: Array, entries: Array, keys: Array, buf: Array, start: int, end: int, h: np.uint64
+) -> int:
+    """The entry holding `buf[start:end]` (hash `h`), or -1. A slot holds (hash, entry): a probe reads one
+    cache line of slots, a match one row of entries (and the key bytes only for keys over 8 bytes)."""
     mask = len(slots) - 1
     i = np.int64(h >> np.uint64(20)) & mask
+    tag = np.int64(h >> np.uint64(1))
     length = end - start
+    word = key_word(buf, start, end)
     while True:
-        entry = slots[i]
+        entry = slots[i, 1]
         if entry == EMPTY:
             return -1
-        if hashes[entry] == h and entries[entry, KEY_LENGTH] == length:
+        if slots[i, 0] == tag and entries[entry, KEY_LENGTH] == length and entries[entry, KEY_WORD] == word:
+            if length <= 8:
+                return entry
             at = entries[entry, KEY_START]
             same = True
-            for k in range(length):
+            for k in range(8, length):
                 if keys[at + k] != buf[start + k]:
                     same = False
                     break
@@ -101,23 +119,29 @@ def bytes_find(slots, hashes, entries, keys, buf, start: int, end: int, h) -> in
 
 
 @njit(cache=True)
-def bytes_add(slots, hashes, entries, keys, sizes, buf, start: int, end: int, h, value: int) -> int:
+def bytes_add(
+    slots: Array, hashes: Array, entries: Array, keys: Array, sizes: Array, buf: Array, start: int, end: int,
+    h: np.uint64, value: int,
+) -> int:  # fmt: skip
     """A new entry for `buf[start:end]` (not in the table; the caller checked `has_room`)."""
     mask = len(slots) - 1
     i = np.int64(h >> np.uint64(20)) & mask
-    while slots[i] != EMPTY:
+    while slots[i, 1] != EMPTY:
         i = (i + 1) & mask
     entry, at = sizes[0], sizes[1]
-    slots[i] = entry
+    slots[i, 0], slots[i, 1] = np.int64(h >> np.uint64(1)), entry
     hashes[entry] = h
     entries[entry, KEY_START], entries[entry, KEY_LENGTH], entries[entry, VALUE] = at, end - start, value
+    entries[entry, KEY_WORD] = key_word(buf, start, end)
     keys[at : at + end - start] = buf[start:end]
     sizes[0], sizes[1] = entry + 1, at + end - start
     return entry
 
 
 @njit(cache=True, inline="always")
-def has_room(slots, entries, keys, items, sizes, key_length: int, item_count: int) -> bool:
+def has_room(
+    slots: Array, entries: Array, keys: Array, items: Array, sizes: Array, key_length: int, item_count: int
+) -> bool:
     """Room for one more entry: slots at most half full, and space for its key and items."""
     return (
         2 * (sizes[0] + 1) <= len(slots)
@@ -132,9 +156,9 @@ def _rehash(slots: np.ndarray, hashes: np.ndarray, count: int) -> None:
     mask = len(slots) - 1
     for entry in range(count):
         i = np.int64(hashes[entry] >> np.uint64(20)) & mask
-        while slots[i] != EMPTY:
+        while slots[i, 1] != EMPTY:
             i = (i + 1) & mask
-        slots[i] = entry
+        slots[i, 0], slots[i, 1] = np.int64(hashes[entry] >> np.uint64(1)), entry
 
 
 @dataclass
@@ -151,9 +175,9 @@ class BytesTable:
     @classmethod
     def empty(cls, entries: int, key_bytes: int, items: int = 1) -> BytesTable:
         return cls(
-            np.full(1 << max(4, (2 * entries - 1).bit_length()), EMPTY, np.int64),
+            np.full((1 << max(4, (2 * entries - 1).bit_length()), 2), EMPTY, np.int64),
             np.zeros(entries, np.uint64),
-            np.zeros((entries, 5), np.int64),
+            np.zeros((entries, 8), np.int64),
             np.zeros(key_bytes, np.uint8),
             np.zeros(items, np.int64),
             np.zeros(3, np.int64),
@@ -189,7 +213,10 @@ class BytesTable:
 
 
 @njit(cache=True)
-def _fill_tokens(slots, hashes, entries, keys, items, sizes, data, lengths, ids) -> None:
+def _fill_tokens(
+    slots: Array, hashes: Array, entries: Array, keys: Array, items: Array, sizes: Array, data: Array,
+    lengths: Array, ids: Array,
+) -> None:  # fmt: skip
     start = 0
     for j in range(len(lengths)):
         end = start + lengths[j]
@@ -239,7 +266,10 @@ def add_counts(counts: BytesTable, more: Pretokens) -> BytesTable:
 
 
 @njit(cache=True)
-def _add_counts(slots, hashes, entries, keys, items, sizes, data, lengths, values, resume) -> bool:
+def _add_counts(
+    slots: Array, hashes: Array, entries: Array, keys: Array, items: Array, sizes: Array, data: Array,
+    lengths: Array, values: Array, resume: Array,
+) -> bool:  # fmt: skip
     start = resume[1]
     for j in range(resume[0], len(lengths)):
         end = start + lengths[j]

@@ -12,7 +12,6 @@ A corpus too small for `vocab_size` gives fewer tokens, never silently: `Trainin
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -94,7 +93,7 @@ def train_bpe(
     special_tokens: list[str] | None = None,
     pattern: str = DEFAULT,
     min_frequency: int = 1,
-    workers: int | None = None,
+    workers: int = 1,
     text_column: str = "text",
     show_progress: bool = False,
     stats: TrainingStats | None = None,
@@ -119,7 +118,7 @@ def train_bpe(
         reading = progress.add_task("counting pre-tokens", total=total_bytes)
         started = time.perf_counter()
         texts = _texts(files, text_column, stats, lambda: progress.update(reading, completed=stats.file_bytes))
-        counts = count_pretokens(texts, pattern, specials, workers or os.cpu_count() or 1)
+        counts = count_pretokens(texts, pattern, specials, workers)
         progress.update(reading, completed=total_bytes)
         stats.distinct_pretokens = len(counts)
         stats.count_seconds = time.perf_counter() - started

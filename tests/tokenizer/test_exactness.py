@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from itertools import pairwise
 from pathlib import Path
 
@@ -145,3 +147,15 @@ def test_save_and_load_keep_every_id(trained: Tokenizer, tmp_path: Path) -> None
     loaded = Tokenizer.load(str(tmp_path))
     assert loaded.vocab == trained.vocab and loaded.merges == trained.merges
     assert loaded.special_tokens == trained.special_tokens and loaded.pattern == trained.pattern
+
+
+def test_encoding_runs_the_same_without_numba(trained: Tokenizer, tmp_path: Path) -> None:
+    """The scanners, tables and BPE are plain Python where numba is missing: the same ids, slowly."""
+    trained.save(str(tmp_path))
+    text = HARD[0] + " 🙂 don't\n\n  x" + HARD[3][:200]
+    script = (
+        "import sys\nsys.modules['numba'] = None\nfrom tokenizer import Tokenizer\n"
+        f"print(Tokenizer.load({str(tmp_path)!r}).encode({text!r}, allowed_special='all'))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == str(trained.encode(text, allowed_special="all"))

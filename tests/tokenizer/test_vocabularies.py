@@ -17,6 +17,7 @@ from crawl_factory import PARAGRAPHS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tiktoken.load import data_gym_to_mergeable_bpe_ranks
+from tokenizers import AddedToken, decoders, models, pre_tokenizers
 from tokenizers import Tokenizer as HFTokenizer
 from vocab_factory import gpt2_files, hf_gpt2_json, hf_split_json, rank_file
 
@@ -136,6 +137,24 @@ def test_split_bytelevel_tokenizer_json_gives_hf_and_quicktok_ids(name: str, tmp
     with_specials = f"{first}Hi{first} there"
     assert ours.encode(with_specials, allowed_special="all") == hf.encode(with_specials, add_special_tokens=False).ids
     ours.save(tmp_path / "saved")  # written back: HF reads the same ids, the post-processor kept
+    again = HFTokenizer.from_file(str(tmp_path / "saved" / "tokenizer.json"))
+    assert again.encode(TEXTS[0]).ids == hf.encode(TEXTS[0]).ids
+
+
+def test_roberta_style_prefix_space_and_lstrip_mask_give_hfs_ids(tmp_path: Path) -> None:
+    """RoBERTa's layout on GPT-2's files: ByteLevel with add_prefix_space, <s> </s> specials, <mask> with lstrip."""
+    vocab, merges = gpt2_files()
+    hf = HFTokenizer(models.BPE.from_file(str(vocab), str(merges)))
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    hf.decoder = decoders.ByteLevel()
+    hf.add_special_tokens(["<s>", "</s>", AddedToken("<mask>", lstrip=True, special=True)])
+    hf.save(str(tmp_path / "tokenizer.json"))
+    ours = Tokenizer.load(tmp_path)
+    assert ours.definition.prefix_space and ours.added["<mask>"].lstrip
+    for text in [*TEXTS, "The capital of France is <mask>.", "<s>Hello  <mask> world</s>", "x<mask>y"]:
+        want = hf.encode(text, add_special_tokens=False).ids
+        assert ours.encode(text, allowed_special="all") == want, text[:60]
+    ours.save(tmp_path / "saved")
     again = HFTokenizer.from_file(str(tmp_path / "saved" / "tokenizer.json"))
     assert again.encode(TEXTS[0]).ids == hf.encode(TEXTS[0]).ids
 
