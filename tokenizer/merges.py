@@ -79,7 +79,7 @@ def learn(
         if key < 0 or count < max(min_frequency, 1):
             break
         learned.append(_merge_pair(state, vocab, ids, key))
-        if progress:
+        if progress and (len(vocab) % 256 == 0 or len(vocab) - 256 == tokens):
             progress(len(vocab) - 256)
     made = len(vocab) - 256
     if made == tokens:
