@@ -8,7 +8,7 @@ files (no shuffling). The token counts of both are printed and must match (the s
 each document).
 
 Usage (from the repository root):
-  python bench/pack.py --tokenizer /tmp/gristmill-tokenizer-bench/gristmill-32768 --input /tmp/all/shards \
+  python bench/pack.py --tokenizer /tmp/gristmill-tokenizer-bench/multilingual/gristmill-32768-1 --input /tmp/all/shards \
       [--workers 2] [--output bench/results/pack.txt]
 """
 
@@ -47,7 +47,9 @@ def datatrove_tokens(out: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tokenizer", type=Path, default=Path("/tmp/gristmill-tokenizer-bench/gristmill-32768"))
+    parser.add_argument(
+        "--tokenizer", type=Path, default=Path("/tmp/gristmill-tokenizer-bench/multilingual/gristmill-32768-1")
+    )
     parser.add_argument("--input", type=Path, default=Path("/tmp/all/shards"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("/tmp/gristmill-pack-bench"))
