@@ -8,8 +8,8 @@ files (no shuffling). The token counts of both are printed and must match (the s
 each document).
 
 Usage (from the repository root):
-  python bench/pack.py --tokenizer /tmp/gristmill-tokenizer-bench/multilingual/gristmill-32768-1 --input /tmp/all/shards \
-      [--workers 2] [--output bench/results/pack.txt]
+  python bench/pack.py --tokenizer /tmp/gristmill-tokenizer-bench/multilingual/gristmill-32768-1 \
+      --input /tmp/all/shards [--workers 2] [--output bench/results/pack.txt]
 """
 
 from __future__ import annotations
