@@ -30,7 +30,7 @@ from tokenizer.patterns import DEFAULT, resolve_pattern, special_splitter
 from tokenizer.sources import input_files, read_texts
 from tokenizer.tables import BytesTable, Pretokens, add_counts, pretokens_of
 
-BATCH_CHARS = 4 << 20
+BATCH_CHARS = 1 << 20  # text per counting call: small enough that the text held is a few MB
 
 
 class ShortVocabularyWarning(UserWarning):
