@@ -14,9 +14,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import regex
-
-from tokenizer.definition import Added, Definition, specials_after
+from tokenizer.definition import Added, Definition, added_finder, specials_after
 from tokenizer.engine import Engine
 from tokenizer.files import read_any, save_folder
 from tokenizer.parallel import encode_in_processes
@@ -58,7 +56,7 @@ class Tokenizer:
         self.special_ids = self.definition.special_ids
         self.special_tokens = list(self.special_ids)
         self._engine = Engine(self.definition, {a.id for a in self.definition.added})
-        self._added_finder = _added_finder(self.definition.added)
+        self._added_finder = added_finder(self.definition.added)
         self._first_characters = {a.content[0] for a in self.definition.added if a.content}
         self._always = {a.content for a in self.definition.added if not a.special}
         self._bytes_of = _bytes_by_id(self.vocab, self.definition.added)
@@ -215,19 +213,6 @@ class Tokenizer:
         from tokenizer.hf_json import read_gpt2_files
 
         return cls.from_definition(read_gpt2_files(vocab_json, merges_txt, pattern))
-
-
-def _added_finder(added: list[Added]) -> regex.Pattern[str] | None:
-    """Matches any added token (group `token`), the longest first where two overlap (`<|a|>` before `<|a`),
-    with the white space its `lstrip` / `rstrip` takes."""
-    if not added:
-        return None
-    ordered = sorted(added, key=lambda a: (-len(a.content), a.content))
-    alternatives = [
-        ("\\s*" if a.lstrip else "") + "(?P<token>" + regex.escape(a.content) + ")" + ("\\s*" if a.rstrip else "")
-        for a in ordered
-    ]
-    return regex.compile("|".join(alternatives)) if len(alternatives) > 0 else None
 
 
 def _bytes_by_id(vocab: dict[int, bytes], added: list[Added]) -> list[bytes | None]:

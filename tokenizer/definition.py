@@ -8,8 +8,11 @@ adjacent tokens whose bytes join into a token merge, the lowest rank first.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import regex
 
 from tokenizer.patterns import DEFAULT
 
@@ -49,3 +52,28 @@ def specials_after(vocab: dict[int, bytes], special_tokens: list[str]) -> list[A
     """Special tokens numbered after the largest vocab id, in the order given (gristmill's own layout)."""
     first = max(vocab, default=-1) + 1
     return [Added(token, first + i) for i, token in enumerate(dict.fromkeys(special_tokens))]
+
+
+def rank_splits(vocab: dict[int, bytes]) -> Iterator[tuple[int, int, int]]:
+    """(rank, left id, right id) for every split of a token into two tokens: what tiktoken ranks merge (any two
+    adjacent tokens that join into a token, the lowest rank first), as the encoder's pair table and as HF merges."""
+    ids = {token: i for i, token in vocab.items()}
+    for rank, token in sorted(vocab.items()):
+        for cut in range(1, len(token)):
+            left, right = ids.get(token[:cut]), ids.get(token[cut:])
+            if left is not None and right is not None:
+                yield rank, left, right
+
+
+def added_finder(added: list[Added]) -> regex.Pattern[str] | None:
+    """Matches any added token (group `token`), the longest first where two overlap (`<|a|>` before `<|a`),
+    with the white space its `lstrip` / `rstrip` takes; None when there are none."""
+    if not added:
+        return None
+    ordered = sorted(added, key=lambda a: (-len(a.content), a.content))
+    return regex.compile(
+        "|".join(
+            ("\\s*" if a.lstrip else "") + "(?P<token>" + regex.escape(a.content) + ")" + ("\\s*" if a.rstrip else "")
+            for a in ordered
+        )
+    )

@@ -120,7 +120,7 @@ def _sift_down(heap: np.ndarray, size: int) -> None:
 def encode_segments(
     buf: Array, starts: Array, ends: Array, grammar: int, digits: int, classes: Array,  # the text and its cutting
     byte_ids: Array, pair_keys: Array, pair_values: Array, whole_first: bool,  # the vocabulary
-    w_slots: Array, w_hashes: Array, w_entries: Array, w_keys: Array,  # whole tokens: bytes -> id
+    w_slots: Array, w_entries: Array, w_keys: Array,  # whole tokens: bytes -> id
     c_slots: Array, c_hashes: Array, c_entries: Array, c_keys: Array, c_items: Array, c_sizes: Array,  # the cache
     out: Array, segment_ends: Array,
 ) -> int:  # fmt: skip
@@ -138,7 +138,7 @@ def encode_segments(
                 p = q
                 continue
             h = bytes_hash(buf, p, q)
-            entry = bytes_find(c_slots, c_hashes, c_entries, c_keys, buf, p, q, h)
+            entry = bytes_find(c_slots, c_entries, c_keys, buf, p, q, h)
             if entry >= 0:
                 count = c_entries[entry, ITEMS_LENGTH]
                 if count <= INLINE_ITEMS:
@@ -154,7 +154,7 @@ def encode_segments(
                 continue
             count = 0
             if whole_first:
-                token = bytes_find(w_slots, w_hashes, w_entries, w_keys, buf, p, q, h)
+                token = bytes_find(w_slots, w_entries, w_keys, buf, p, q, h)
                 if token >= 0:
                     out[at] = w_entries[token, VALUE]
                     count = 1
@@ -195,7 +195,7 @@ def count_segments(
         while p < end:
             q = end if grammar == NO_SCANNER else piece_end(grammar, digits, buf, p, end, classes)
             h = bytes_hash(buf, p, q)
-            entry = bytes_find(slots, hashes, entries, keys, buf, p, q, h)
+            entry = bytes_find(slots, entries, keys, buf, p, q, h)
             if entry >= 0:
                 entries[entry, VALUE] += 1
             elif has_room(slots, entries, keys, items, sizes, q - p, 0):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import regex
 
-from tokenizer.definition import Definition
+from tokenizer.definition import Definition, rank_splits
 from tokenizer.encoder import MASK, SHIFT, bpe_into, count_segments, encode_segments
 from tokenizer.patterns import resolve_pattern
 from tokenizer.scan import NO_SCANNER, scanner_for
@@ -103,7 +103,7 @@ class Engine:
         total = encode_segments(
             buf, starts, ends, cutter.grammar, cutter.digits, cutter.classes,
             self.byte_ids, self.pairs.keys, self.pairs.values, self.whole_first,
-            self.whole.slots, self.whole.hashes, self.whole.entries, self.whole.keys,
+            self.whole.slots, self.whole.entries, self.whole.keys,
             *self.cache.parts(), out, segment_ends,
         )  # fmt: skip
         ids = out[:total].tolist()
@@ -130,10 +130,7 @@ def _pair_table(vocab: dict[int, bytes], ids: dict[bytes, int], merges: list[tup
             keys.append(pair)
             values.append((rank << SHIFT) | merged)
     else:
-        for rank, token in sorted(vocab.items()):
-            for cut in range(1, len(token)):
-                left, right = ids.get(token[:cut]), ids.get(token[cut:])
-                if left is not None and right is not None:
-                    keys.append((left << SHIFT) | right)
-                    values.append((rank << SHIFT) | rank)
+        for rank, left, right in rank_splits(vocab):
+            keys.append((left << SHIFT) | right)
+            values.append((rank << SHIFT) | rank)
     return PairTable.build(np.array(keys, np.int64), np.array(values, np.int64))

@@ -16,8 +16,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import regex
+
 from tokenizer.bytelevel import to_bytes, to_chars
-from tokenizer.definition import NORMALIZERS, Added, Definition
+from tokenizer.definition import NORMALIZERS, Added, Definition, rank_splits
 from tokenizer.patterns import PRESETS, resolve_pattern
 
 NOT_BYTE_LEVEL = "gristmill reads byte-level BPE only"
@@ -80,14 +82,7 @@ def hf_document(definition: Definition) -> dict[str, Any]:
 def merges_of_ranks(vocab: dict[int, bytes]) -> list[tuple[bytes, bytes]]:
     """tiktoken ranks as a merge list: every split of each token into two tokens, by the token's rank (then
     by the parts' ranks). With whole tokens first (`ignore_merges`) HF then encodes as tiktoken does."""
-    ids = {token: i for i, token in vocab.items()}
-    found: list[tuple[int, int, int]] = []
-    for rank, token in vocab.items():
-        for cut in range(1, len(token)):
-            left, right = ids.get(token[:cut]), ids.get(token[cut:])
-            if left is not None and right is not None:
-                found.append((rank, left, right))
-    return [(vocab[left], vocab[right]) for _, left, right in sorted(found)]
+    return [(vocab[left], vocab[right]) for _, left, right in sorted(rank_splits(vocab))]
 
 
 def read_hf(path: Path, merge_order: str = "merges") -> Definition:
@@ -191,8 +186,6 @@ def _pre_tokenizer(node: dict[str, Any] | None, path: Path) -> tuple[str, bool]:
 
 
 def _escaped(text: str | None) -> str | None:
-    import regex
-
     return None if text is None else regex.escape(text)
 
 

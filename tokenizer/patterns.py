@@ -48,11 +48,3 @@ def resolve_pattern(pattern: str) -> str:
     except regex.error as error:
         raise ValueError(f"pattern: not a preset ({', '.join(PRESETS)}) and not a valid regex: {error}") from None
     return source
-
-
-def special_splitter(special_tokens: list[str]) -> regex.Pattern[str] | None:
-    """Matches any special token, the longest first where two overlap (`<|a|>` before `<|a`)."""
-    if not special_tokens:
-        return None
-    ordered = sorted(set(special_tokens), key=lambda token: (-len(token), token))
-    return regex.compile("(" + "|".join(regex.escape(token) for token in ordered) + ")")

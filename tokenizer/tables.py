@@ -90,9 +90,7 @@ def key_word(buf: Array, start: int, end: int) -> int:
 
 
 @njit(cache=True)
-def bytes_find(
-    slots: Array, hashes: Array, entries: Array, keys: Array, buf: Array, start: int, end: int, h: np.uint64
-) -> int:
+def bytes_find(slots: Array, entries: Array, keys: Array, buf: Array, start: int, end: int, h: np.uint64) -> int:
     """The entry holding `buf[start:end]` (hash `h`), or -1. A slot holds (hash, entry): a probe reads one
     cache line of slots, a match one row of entries (and the key bytes only for keys over 8 bytes)."""
     mask = len(slots) - 1
@@ -186,10 +184,6 @@ class BytesTable:
     def parts(self) -> tuple[np.ndarray, ...]:
         return self.slots, self.hashes, self.entries, self.keys, self.items, self.sizes
 
-    def clear(self) -> None:
-        self.slots[:] = EMPTY
-        self.sizes[:] = 0
-
     def grown(self) -> BytesTable:
         """Twice the room, the same entries."""
         used, key_used, items_used = (int(x) for x in self.sizes)
@@ -221,7 +215,7 @@ def _fill_tokens(
     for j in range(len(lengths)):
         end = start + lengths[j]
         h = bytes_hash(data, start, end)
-        if bytes_find(slots, hashes, entries, keys, data, start, end, h) < 0:
+        if bytes_find(slots, entries, keys, data, start, end, h) < 0:
             bytes_add(slots, hashes, entries, keys, sizes, data, start, end, h, ids[j])
         start = end
 
@@ -274,7 +268,7 @@ def _add_counts(
     for j in range(resume[0], len(lengths)):
         end = start + lengths[j]
         h = bytes_hash(data, start, end)
-        entry = bytes_find(slots, hashes, entries, keys, data, start, end, h)
+        entry = bytes_find(slots, entries, keys, data, start, end, h)
         if entry >= 0:
             entries[entry, VALUE] += values[j]
         elif has_room(slots, entries, keys, items, sizes, end - start, 0):

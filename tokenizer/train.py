@@ -24,9 +24,10 @@ import regex
 from rich.progress import DownloadColumn, Progress
 
 from tokenizer.core import Tokenizer
+from tokenizer.definition import added_finder, specials_after
 from tokenizer.engine import Cutter
 from tokenizer.merges import learn
-from tokenizer.patterns import DEFAULT, resolve_pattern, special_splitter
+from tokenizer.patterns import DEFAULT, resolve_pattern
 from tokenizer.sources import input_files, read_texts
 from tokenizer.tables import BytesTable, Pretokens, add_counts, pretokens_of
 
@@ -161,7 +162,7 @@ def count_pretokens(texts: Iterable[str], pattern: str, special_tokens: list[str
     counts = BytesTable.empty(1 << 16, 1 << 20)
     batches = _batches(texts)
     if workers <= 1:
-        cutter, specials = Cutter(pattern), special_splitter(special_tokens)
+        cutter, specials = Cutter(pattern), special_finder(special_tokens)
         for batch in batches:
             counts = cutter.count(_without_specials(batch, specials), counts)
         return pretokens_of(counts)
@@ -189,6 +190,11 @@ def _batches(texts: Iterable[str]) -> Iterator[list[str]]:
         yield batch
 
 
+def special_finder(special_tokens: list[str]) -> regex.Pattern[str] | None:
+    """The encoder's matcher of these special tokens (one group: `split(...)[::2]` is the text between them)."""
+    return added_finder(specials_after({}, special_tokens))
+
+
 def _without_specials(texts: list[str], specials: regex.Pattern[str] | None) -> list[str]:
     return [part for text in texts for part in (specials.split(text)[::2] if specials else [text])]
 
@@ -198,7 +204,7 @@ _worker: tuple[Cutter, regex.Pattern[str] | None] | None = None
 
 def _start_worker(pattern: str, special_tokens: list[str]) -> None:
     global _worker
-    _worker = Cutter(pattern), special_splitter(special_tokens)
+    _worker = Cutter(pattern), special_finder(special_tokens)
 
 
 def _count_batch(texts: list[str]) -> Pretokens:
