@@ -33,7 +33,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import common  # first: one thread per process for numeric libraries
-import pyarrow.parquet as pq
 
 sys.path.remove(str(Path(__file__).resolve().parent))  # this file's name would hide the `tokenizer` package
 
@@ -43,6 +42,8 @@ DEFAULT_CORPORA = ["multilingual=/tmp/all/shards", "english=/tmp/en/shards"]
 
 
 def write_corpus(shards: Path, megabytes: float, path: Path) -> tuple[int, int]:
+    import pyarrow.parquet as pq  # here, not at the top: a training child holds only its own trainer's imports
+
     if path.is_file():
         lines = path.read_text(encoding="utf-8").splitlines()
         return len(lines), sum(len(json.loads(line)["text"].encode()) for line in lines)
@@ -80,20 +81,19 @@ def rank_file(name: str) -> Path:
     return Path(bpe_openai.__file__).parent / "data" / f"{name}.tiktoken.gz"
 
 
-def train_child(side: str, corpus: Path, vocab: int, threads: int, out: Path) -> None:
-    """Runs in a child: train one side, save what the parent needs."""
-    from tokenizer.patterns import resolve_pattern
-
+def train_child(side: str, corpus: Path, vocab: int, threads: int, out: Path, pattern: str) -> None:
+    """Runs in a child: train one side, save what the parent needs. The child imports its own trainer only
+    (the pattern comes as text: importing gristmill for it would add numba's memory to the others' peaks)."""
     if side == "gristmill":
         from tokenizer import train_bpe
 
-        train_bpe([corpus], vocab, [SPECIAL], "gpt4", workers=threads).save(str(out))
+        train_bpe([corpus], vocab, [SPECIAL], pattern, workers=threads).save(str(out))
     elif side == "hf":
         import tokenizers
         from tokenizers import models, pre_tokenizers, trainers
 
         hf = tokenizers.Tokenizer(models.BPE())
-        split = pre_tokenizers.Split(tokenizers.Regex(resolve_pattern("gpt4")), "isolated")
+        split = pre_tokenizers.Split(tokenizers.Regex(pattern), "isolated")
         hf.pre_tokenizer = pre_tokenizers.Sequence([split, pre_tokenizers.ByteLevel(False, use_regex=False)])
         trainer = trainers.BpeTrainer(
             vocab_size=vocab,
@@ -108,7 +108,7 @@ def train_child(side: str, corpus: Path, vocab: int, threads: int, out: Path) ->
         import rustbpe
 
         tokenizer = rustbpe.Tokenizer()
-        tokenizer.train_from_iterator(stream(corpus), vocab - 1, pattern=resolve_pattern("gpt4"))
+        tokenizer.train_from_iterator(stream(corpus), vocab - 1, pattern=pattern)
         out.mkdir(parents=True, exist_ok=True)
         (out / "size").write_text(str(tokenizer.vocab_size))
 
@@ -176,21 +176,32 @@ def run(args: list[str], log: Path, threads: int) -> common.Measured:
 
 
 def bench_training(say, corpus: Path, vocab: int, work: Path) -> Path:
-    warm = ["--child", "train", "gristmill", str(corpus), "300", "1", str(work / "warm-up")]
+    from tokenizer.patterns import resolve_pattern
+
+    pattern = resolve_pattern("gpt4")
+    tiny = work / "one-line.jsonl"
+    tiny.write_text(json.dumps({"text": "Hello world"}) + "\n")
+    warm = ["--child", "train", "gristmill", str(corpus), "300", "1", str(work / "warm-up"), pattern]
     run(warm, work / "train.log", 1)  # numba compiles once per install (cached on disk): not timed
+    floor = run(
+        ["--child", "train", "gristmill", str(tiny), "257", "1", str(work / "floor"), pattern], work / "train.log", 1
+    )
     rows, first = [], {}
     for threads in (1, 2):
         for side in ("gristmill", "hf", "rustbpe"):
             out = work / f"{side}-{vocab}-{threads}"
-            m = run(
-                ["--child", "train", side, str(corpus), str(vocab), str(threads), str(out)], work / "train.log", threads
-            )
+            command = ["--child", "train", side, str(corpus), str(vocab), str(threads), str(out), pattern]
+            m = run(command, work / "train.log", threads)
             first.setdefault(threads, m)
             ours = first[threads]
             rows.append([side, threads, f"{m.wall_s:,.1f}", f"{m.tree_rss / 2**20:,.0f}",
                          f"{m.wall_s / ours.wall_s:.2f}", f"{m.tree_rss / ours.tree_rss:.2f}"])  # fmt: skip
     headers = ["training", "threads", "wall s", "peak RSS MiB", "its time / gristmill's", "its RSS / gristmill's"]
     common.table(say, headers, rows)
+    say(
+        f"gristmill's fixed cost (numba and the compiled code, training on one line): {floor.wall_s:.1f} s, "
+        f"{floor.tree_rss / 2**20:,.0f} MiB"
+    )
     return work / f"gristmill-{vocab}-1"
 
 
@@ -226,7 +237,7 @@ def main() -> None:
     if args.child:
         kind, side, *rest = args.child
         if kind == "train":
-            train_child(side, Path(rest[0]), int(rest[1]), int(rest[2]), Path(rest[3]))
+            train_child(side, Path(rest[0]), int(rest[1]), int(rest[2]), Path(rest[3]), rest[4])
         else:
             encode_child(side, rest[0], Path(rest[1]), Path(rest[2]), float(rest[3]), Path(rest[4]))
         return
