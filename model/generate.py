@@ -4,6 +4,16 @@ top-k and top-p (nucleus), reproducible with a seed.
 Every prompt is fed after the tokenizer's end-of-text token: in packed training data each document follows
 the previous one's EOS, so that is the context in which the model learned how documents begin. A row stops at
 a stop token (EOS) or after `max_new_tokens`.
+
+Generation may run past the model's context: the model sees only the latest tokens, as nanoGPT crops its
+input to the last `seq_len`. A prompt longer than the context keeps its last `seq_len` tokens. When the cache
+is full and another token must be fed, a fresh cache is filled from each row's last `keep` tokens (3/4 of the
+context: prompt and new tokens alike), left padded as the prompts were, and generation goes on. A cache
+cannot just drop its oldest token (every later position's keys and values were computed with it in view),
+and a rebuild costs one prefill, so sliding by a quarter of the context at a time rather than by one token
+keeps that cost to one prefill per `seq_len / 4` new tokens. Positions count from each window's first token,
+so after a slide the model sees what a forward pass over the window gives. Requests that fit the context
+never slide: they give the same tokens as before sliding existed.
 """
 
 from __future__ import annotations
@@ -60,28 +70,31 @@ def generate(
     stop_ids: set[int],
     seed: int = 0,
     on_step: Callable[[list[int | None]], None] | None = None,
+    on_slide: Callable[[int], None] | None = None,
 ) -> list[list[int]]:
     """New tokens for each prompt (stop token excluded). `on_step` gets, after each step, each row's new token
-    (None for rows already stopped): for streaming."""
+    (None for rows already stopped): for streaming. `on_slide` gets, the first time the window slides (a
+    prompt cut to the context, or a full cache rebuilt), the number of tokens kept: for a note."""
     if not prompts or any(not p for p in prompts):
         raise ValueError("every prompt needs at least one token")
-    device = model.embedding.weight.device
-    longest = max(len(p) for p in prompts)
-    if longest + max_new_tokens - 1 > model.config.seq_len:  # the last new token is never fed back
-        raise ValueError(f"prompt of {longest} tokens + {max_new_tokens} new tokens exceed the model's context "
-                         f"of {model.config.seq_len} tokens")  # fmt: skip
-    pads = torch.tensor([longest - len(p) for p in prompts], device=device)
-    tokens = torch.tensor([[0] * (longest - len(p)) + p for p in prompts], device=device)
-    cache = KVCache(model.config, pads, longest + max_new_tokens - 1, model.embedding.weight.dtype)
-    generator = torch.Generator(device).manual_seed(seed)
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens {max_new_tokens}: must be >= 1")
+    seq_len = model.config.seq_len
+    keep = max(1, 3 * seq_len // 4)
+    rows = [p[-seq_len:] for p in prompts]  # each row's window: what the cache holds, then the token just chosen
+    slid = any(len(p) > seq_len for p in prompts)
+    if slid and on_slide is not None:
+        on_slide(seq_len)
+    generator = torch.Generator(model.embedding.weight.device).manual_seed(seed)
     model.eval()
-    logits = model.next_logits(tokens, cache)
+    cache, logits = _prefill(model, rows, max_new_tokens - 1)  # the last new token is never fed back
     outputs: list[list[int]] = [[] for _ in prompts]
     running = [True] * len(prompts)
     for step in range(max_new_tokens):
         chosen = choose(logits, sampling, generator)
         emitted: list[int | None] = []
         for row, token in enumerate(chosen.tolist()):
+            rows[row].append(token)
             if running[row] and token in stop_ids:
                 running[row] = False
             emitted.append(token if running[row] else None)
@@ -91,5 +104,23 @@ def generate(
             on_step(emitted)
         if not any(running) or step + 1 == max_new_tokens:
             break
-        logits = model.next_logits(chosen[:, None], cache)
+        if cache.filled == cache.keys.shape[3]:  # full: slide the window
+            rows = [r[-keep:] for r in rows]
+            if not slid and on_slide is not None:
+                on_slide(keep)
+            slid = True
+            cache, logits = _prefill(model, rows, max_new_tokens - step - 2)
+        else:
+            logits = model.next_logits(chosen[:, None], cache)
     return outputs
+
+
+def _prefill(model: GPT, rows: list[list[int]], then: int) -> tuple[KVCache, torch.Tensor]:
+    """A new cache holding the rows (left padded) with room for `then` more tokens, as far as the context
+    allows; the logits after each row."""
+    device = model.embedding.weight.device
+    longest = max(len(r) for r in rows)
+    pads = torch.tensor([longest - len(r) for r in rows], device=device)
+    tokens = torch.tensor([[0] * (longest - len(r)) + r for r in rows], device=device)
+    cache = KVCache(model.config, pads, min(model.config.seq_len, longest + then), model.embedding.weight.dtype)
+    return cache, model.next_logits(tokens, cache)

@@ -1,6 +1,7 @@
 """A compact decoder-only GPT: token embedding, pre-norm blocks (RMSNorm, RoPE attention through
-`F.scaled_dot_product_attention`, optional QK-norm and grouped-query attention, SwiGLU or ReLU^2 MLP), a
-final RMSNorm and a tied or separate output head with an optional logit soft-cap.
+`F.scaled_dot_product_attention` or, within packed documents, `model.attention`; optional QK-norm and
+grouped-query attention, SwiGLU or ReLU^2 MLP), a final RMSNorm and a tied or separate output head with an
+optional logit soft-cap.
 
 Initialisation (documented because results depend on it): every linear and the embedding ~ N(0, 0.02);
 the two projections that write into the residual stream (attention output, MLP down) ~ N(0, 0.02 /
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from model.attention import DocumentAttention
 from model.config import GPTConfig
 from model.kernels import Kernels, kernels_for, reference
 from model.kv_cache import KVCache
@@ -55,10 +57,17 @@ class Attention(nn.Module):
         self.k_norm = RMSNorm(config.head_dim, config.norm_eps, ops) if config.qk_norm else None
 
     def forward(
-        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: KVCache | None = None, layer: int = 0
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        cache: KVCache | None = None,
+        layer: int = 0,
+        document_attention: DocumentAttention | None = None,
     ) -> torch.Tensor:
-        """Causal self-attention over x [batch, seq, d_model]; with a cache (generation), over every position fed
-        so far, cos / sin then being per row [batch, 1, seq, head_dim / 2] (left-padded rows start later)."""
+        """Causal self-attention over x [batch, seq, d_model], within each document with `document_attention`;
+        with a cache (generation), over every position fed so far. cos / sin are [seq, head_dim / 2], or per
+        row [batch, 1, seq, head_dim / 2] (a cache's left-padded rows start later; packed documents restart)."""
         batch, seq, _ = x.shape
         c = self.config
         q = self.q(x).view(batch, seq, c.n_heads, c.head_dim).transpose(1, 2)
@@ -67,13 +76,17 @@ class Attention(nn.Module):
         if self.q_norm is not None and self.k_norm is not None:
             q, k = self.q_norm(q), self.k_norm(k)
         gqa = c.kv_heads != c.n_heads
-        if cache is None:
+        if cos.dim() == 2:  # shared by every row: the fused kernel
             q, k = self.ops.rope_qk(q, k, cos, sin)
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=gqa)
         else:
             q, k = reference.rope(q, cos, sin), reference.rope(k, cos, sin)
+        if cache is not None:
             k, v = cache.extend(layer, k, v)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=cache.mask, enable_gqa=gqa)
+        elif document_attention is not None:
+            y = document_attention(q, k, v)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=gqa)
         return self.out(y.transpose(1, 2).reshape(batch, seq, c.d_model))
 
 
@@ -100,9 +113,15 @@ class Block(nn.Module):
         self.mlp = MLP(config, ops)
 
     def forward(
-        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: KVCache | None = None, layer: int = 0
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        cache: KVCache | None = None,
+        layer: int = 0,
+        document_attention: DocumentAttention | None = None,
     ) -> torch.Tensor:
-        x = x + self.attention(self.attention_norm(x), cos, sin, cache, layer)
+        x = x + self.attention(self.attention_norm(x), cos, sin, cache, layer, document_attention)
         return x + self.mlp(self.mlp_norm(x))
 
 
@@ -119,6 +138,8 @@ class GPT(nn.Module):
         self.register_buffer("cos", cos, persistent=False)
         self.register_buffer("sin", sin, persistent=False)
         self.activation_checkpointing = False  # a training choice, not part of the architecture
+        # document masking's kernel: "flex" (FlexAttention), "sdpa" (masked SDPA), "auto" (flex on CUDA)
+        self.attention_backend: Literal["auto", "flex", "sdpa"] = "auto"
         self.reset_parameters()
 
     @property
@@ -135,27 +156,44 @@ class GPT(nn.Module):
             else:
                 nn.init.normal_(parameter, std=INIT_STD)
 
-    def hidden_states(self, tokens: torch.Tensor) -> torch.Tensor:
-        """The final normed hidden states [batch, seq, d_model] of token ids [batch, seq]."""
+    def hidden_states(
+        self, tokens: torch.Tensor, documents: torch.Tensor | None = None, positions: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The final normed hidden states [batch, seq, d_model] of token ids [batch, seq]. `documents` [batch, seq]
+        (equal = same document, each contiguous): a token attends only within its own document. `positions`
+        [batch, seq]: each token's RoPE position (default 0 .. seq - 1), e.g. `model.attention.document_positions`."""
         seq = tokens.shape[1]
         if seq > self.config.seq_len:
             raise ValueError(f"sequence of {seq} tokens is longer than the model's seq_len {self.config.seq_len}")
+        if positions is None:
+            cos, sin = self.cos[:seq], self.sin[:seq]
+        elif ((positions < 0) | (positions >= self.config.seq_len)).any():
+            raise ValueError(f"positions must lie in [0, {self.config.seq_len}), the model's seq_len")
+        else:
+            cos, sin = self.cos[positions].unsqueeze(1), self.sin[positions].unsqueeze(1)
+        flex = {"auto": None, "flex": True, "sdpa": False}[self.attention_backend]
+        document_attention = None if documents is None else DocumentAttention(documents, flex)
         x = self.embedding(tokens)
-        cos, sin = self.cos[:seq], self.sin[:seq]
         for block in self.blocks:
             if self.activation_checkpointing and torch.is_grad_enabled():  # keep block inputs; redo the rest
-                x = checkpoint(block, x, cos, sin, use_reentrant=False)
+                x = checkpoint(block, x, cos, sin, document_attention=document_attention, use_reentrant=False)
             else:
-                x = block(x, cos, sin)
+                x = block(x, cos, sin, document_attention=document_attention)
         return self.norm(x)
 
     def forward(
-        self, tokens: torch.Tensor, targets: torch.Tensor | None = None, reduction: Literal["mean", "none"] = "mean"
+        self,
+        tokens: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        reduction: Literal["mean", "none"] = "mean",
+        documents: torch.Tensor | None = None,
+        positions: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits [batch, seq, vocab] (soft-capped when configured), or with `targets` the mean loss (positions
         with target -100 are ignored), or with `reduction="none"` each position's loss (for evaluation: no
-        gradient; a method of its own would bypass FSDP's hooks, which run around `forward`)."""
-        hidden = self.hidden_states(tokens)
+        gradient; a method of its own would bypass FSDP's hooks, which run around `forward`). `documents` and
+        `positions`: as in `hidden_states`."""
+        hidden = self.hidden_states(tokens, documents, positions)
         cap = self.config.logit_softcap
         if targets is None:
             return self.logits(hidden)

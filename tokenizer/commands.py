@@ -1,5 +1,5 @@
-"""`gristmill tokenizer train | encode | decode | import | export | inspect`: argument handling and output; the work
-is in the package. Every user mistake becomes a UserError (one line, exit 2)."""
+"""`gristmill tokenizer train | encode | decode | import | add-special | export | inspect`: argument handling and
+output; the work is in the package. Every user mistake becomes a UserError (one line, exit 2)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from gristmill_base.errors import UserError
+from tokenizer.chat import CHAT_TOKENS
 from tokenizer.core import Tokenizer
-from tokenizer.files import read_any
+from tokenizer.definition import with_specials
+from tokenizer.files import fingerprint, lineage, read_any
 from tokenizer.sources import input_files, read_texts
 from tokenizer.tiktoken_file import read_tiktoken, write_tiktoken
 from tokenizer.train import TrainingStats, train_bpe
@@ -72,6 +74,15 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     imported.add_argument("--pattern", help="a rank file's pattern: gpt2, gpt4, o200k, llama3, qwen2 or a regex")
     imported.add_argument("--special-token", action="append", default=[], metavar="NAME=ID", help="a rank file's")
     imported.set_defaults(handler=cmd_import)
+
+    add_special = sub.add_parser(
+        "add-special", help="add special tokens at new ids (every other id stays): e.g. --chat for fine-tuning"
+    )
+    add_special.add_argument("tokenizer", metavar="TOK", help="a tokenizer folder or file")
+    add_special.add_argument("--chat", action="store_true", help="the chat format's tokens: " + " ".join(CHAT_TOKENS))
+    add_special.add_argument("--token", action="append", default=[], metavar="T", help="a special token (repeatable)")
+    add_special.add_argument("--output", metavar="DIR", help="folder to write (default: the tokenizer folder itself)")
+    add_special.set_defaults(handler=cmd_add_special)
 
     export = sub.add_parser("export", help="write tiktoken ranks (`base64 rank` lines)")
     export.add_argument("tokenizer", metavar="DIR")
@@ -188,6 +199,29 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"loads the folder's tokenizer.json with {'the same' if same else 'DIFFERENT'} ids on {len(CHECK_TEXTS)} texts"
     )
     return 0 if same else 1
+
+
+def cmd_add_special(args: argparse.Namespace) -> int:
+    source = Path(args.tokenizer)
+    tokens = list(dict.fromkeys([*(CHAT_TOKENS if args.chat else []), *args.token]))
+    if not tokens:
+        raise UserError("add-special: name the tokens: --chat and/or --token T")
+    if any(not token or token.isspace() for token in tokens):
+        raise UserError("add-special: --token: a special token needs visible text")
+    output = Path(args.output) if args.output else source
+    if not output.is_dir() and output == source:
+        raise UserError(f"add-special: {source} is a file; pass --output DIR for the new tokenizer folder")
+    tokenizer = load(args.tokenizer)
+    extended = Tokenizer.from_definition(with_specials(tokenizer.definition, tokens))
+    new = {token: i for token, i in extended.special_ids.items() if token not in tokenizer.special_ids}
+    extended.save(output, extends=[fingerprint(source), *lineage(source)])
+    kept = [token for token in tokens if token not in new]
+    print(
+        f"{output}: added {', '.join(f'{t} = {i}' for t, i in new.items()) or 'nothing'}"
+        + (f"; already there: {', '.join(kept)}" if kept else "")
+        + f"; vocab size {tokenizer.vocab_size:,} -> {extended.vocab_size:,}, every other id unchanged"
+    )
+    return 0
 
 
 def _special_token(value: str) -> tuple[str, int]:

@@ -198,8 +198,8 @@ class Tokenizer:
             raise ValueError(f"{token!r} is not a special token of this tokenizer (its special tokens: {known})")
         return self.added[token].id
 
-    def save(self, folder: str | Path) -> None:
-        save_folder(self.definition, folder)
+    def save(self, folder: str | Path, extends: list[str] | None = None) -> None:
+        save_folder(self.definition, folder, extends)
 
     @classmethod
     def load(cls, path: str | Path) -> Tokenizer:

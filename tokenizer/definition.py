@@ -9,7 +9,7 @@ adjacent tokens whose bytes join into a token merge, the lowest rank first.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import regex
@@ -52,6 +52,14 @@ def specials_after(vocab: dict[int, bytes], special_tokens: list[str]) -> list[A
     """Special tokens numbered after the largest vocab id, in the order given (gristmill's own layout)."""
     first = max(vocab, default=-1) + 1
     return [Added(token, first + i) for i, token in enumerate(dict.fromkeys(special_tokens))]
+
+
+def with_specials(definition: Definition, tokens: list[str]) -> Definition:
+    """`definition` plus those `tokens` it lacks, as special tokens at ids after its largest: no id changes."""
+    present = {a.content for a in definition.added}
+    taken = {**definition.vocab, **{a.id: b"" for a in definition.added}}
+    new = specials_after(taken, [token for token in tokens if token not in present])
+    return replace(definition, added=[*definition.added, *new])
 
 
 def rank_splits(vocab: dict[int, bytes]) -> Iterator[tuple[int, int, int]]:

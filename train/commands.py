@@ -1,6 +1,6 @@
-"""`gristmill generate | export | eval | ablate | plan`: argument handling for what users reach for around
-training; the work is in `train.generate_command`, `train.export`, `train.eval`, `train.ablate` and
-`model.plan`. Every user mistake is a UserError."""
+"""`gristmill finetune | generate | chat | export | eval | ablate | plan`: argument handling for what users reach
+for around training; the work is in `train.finetune`, `train.generate_command`, `train.chat_command`,
+`train.export`, `train.eval`, `train.ablate` and `model.plan`. Every user mistake is a UserError."""
 
 from __future__ import annotations
 
@@ -19,6 +19,23 @@ def _positive(text: str) -> int:
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
+    finetune = commands.add_parser(
+        "finetune",
+        help="fine-tune a checkpoint: sft on conversations, dpo on preference pairs",
+        description="Supervised fine-tuning (sft) or Direct Preference Optimization (dpo) from a checkpoint, with "
+        "the trainer of `gristmill train` (DDP / FSDP2 under torchrun, resume, schedules, metrics).",
+    )
+    kinds = finetune.add_subparsers(dest="finetune_kind", metavar="KIND", required=True)
+    for kind, text in (("sft", "conversations in the chat format, loss on the assistant's tokens"),
+                       ("dpo", "preference pairs against a frozen reference")):  # fmt: skip
+        parser = kinds.add_parser(kind, help=text, description=text)
+        parser.add_argument("config", metavar="CONFIG.toml")
+        parser.add_argument(
+            "--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. dpo.beta=0.2"
+        )
+        parser.add_argument("--resume", action="store_true", help="continue from run.output's latest checkpoint")
+        parser.set_defaults(handler=cmd_finetune)
+
     generate = commands.add_parser(
         "generate",
         help="generate text from a checkpoint (KV cache; streams one prompt, batches a prompt file)",
@@ -37,6 +54,24 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     generate.add_argument("--output", metavar="FILE.jsonl", help="also write {prompt, completion} lines")
     generate.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when present)")
     generate.set_defaults(handler=cmd_generate)
+
+    chat = commands.add_parser(
+        "chat",
+        help="talk to a fine-tuned checkpoint in its chat format (one message, or a conversation on the terminal)",
+        description="Replies of a `gristmill finetune` checkpoint, streamed. Without --message each input line is a "
+        "user message (an empty line or end of input ends, /reset starts over).",
+    )
+    chat.add_argument("--checkpoint", required=True, metavar="CKPT", help="a step folder or a training output")
+    chat.add_argument("--message", metavar="TEXT", help="one user message: print the reply and exit")
+    chat.add_argument("--system", metavar="TEXT", help="a system prompt")
+    chat.add_argument("--max-new-tokens", type=_positive, default=200, metavar="N", help="per reply (default 200)")
+    chat.add_argument("--temperature", type=float, default=0.7, metavar="T", help="0: greedy (default 0.7)")
+    chat.add_argument("--top-k", type=_positive, metavar="K")
+    chat.add_argument("--top-p", type=float, metavar="P")
+    chat.add_argument("--seed", type=int, default=0)
+    chat.add_argument("--tokenizer", metavar="DIR", help="default: the folder the checkpoint records")
+    chat.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when present)")
+    chat.set_defaults(handler=cmd_chat)
 
     export = commands.add_parser(
         "export",
@@ -127,6 +162,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     plan.set_defaults(handler=cmd_plan)
 
 
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from train.finetune.command import run_finetune
+
+    run_finetune(args.finetune_kind, args.config, args.set, args.resume)
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from model.generate import Sampling
     from train.generate_command import run_generate
@@ -148,6 +190,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
         args.device,
         Console(),
     )
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from model.generate import Sampling
+    from train.chat_command import run_chat
+
+    try:
+        sampling = Sampling(args.temperature, args.top_k, args.top_p)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    run_chat(args.checkpoint, args.message, args.system, args.max_new_tokens, sampling, args.seed, args.tokenizer,
+             args.device)  # fmt: skip
     return 0
 
 

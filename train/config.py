@@ -6,7 +6,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError
 
@@ -14,6 +14,7 @@ from gristmill_base.errors import UserError
 from pipeline.section import Section, read_toml
 
 Positive = Annotated[int, Field(ge=1)]
+S = TypeVar("S", bound=Section)
 
 
 class ModelSection(Section):
@@ -28,6 +29,8 @@ class DataSection(Section):
     seq_len: Positive = 256
     micro_batch: Positive = 8
     global_batch: Positive = 8  # sequences per optimizer step, over all ranks: accumulation is derived
+    document_mask: bool = False  # attention never crosses a document boundary (EOS) inside a window
+    document_positions: bool = False  # with document_mask: RoPE positions restart at each document
 
 
 class OptimSection(Section):
@@ -83,14 +86,15 @@ class TrainConfig(Section):
     eval: EvalSection = Field(default_factory=EvalSection)
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
-    """The validated config. Relative paths are resolved against the config file's folder when they are
-    written in it, and against the working directory when they come from `--set` (as typed on a shell)."""
+def read_config(path: str | Path, overrides: list[str] | None, kind: type[S]) -> tuple[S, Callable[[str, str], str]]:
+    """A TOML file validated as `kind`, and the function that resolves a path value of a key: against the
+    config file's folder when written in it, against the working directory when it came from `--set` (as
+    typed on a shell)."""
     path = Path(path)
     raw = read_toml(path, "config")
     typed = {_apply_override(raw, item) for item in overrides or []}
     try:
-        config = TrainConfig.model_validate(raw)
+        config = kind.model_validate(raw)
     except ValidationError as error:
         first = error.errors()[0]
         key = ".".join(str(part) for part in first["loc"])
@@ -101,19 +105,33 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
         base = Path.cwd() if key in typed else path.parent
         return str(Path(value) if Path(value).is_absolute() else (base / value).resolve())
 
-    if config.optim.warmup > config.run.steps:
+    return config, resolve
+
+
+def check_warmup(path: str | Path, optim: OptimSection, run: RunSection) -> None:
+    if optim.warmup > run.steps:
         raise UserError(
-            f"{path}: optim.warmup: {config.optim.warmup} warmup steps in a run of run.steps = {config.run.steps}; "
-            f"set optim.warmup to {config.run.steps} or fewer (e.g. --set optim.warmup={config.run.steps // 10})"
+            f"{path}: optim.warmup: {optim.warmup} warmup steps in a run of run.steps = {run.steps}; "
+            f"set optim.warmup to {run.steps} or fewer (e.g. --set optim.warmup={run.steps // 10})"
         )
+
+
+def resolve_eval(evaluation: EvalSection, resolve: Callable[[str, str], str]) -> None:
+    evaluation.sets = [_resolve_named(spec, lambda p: resolve("eval.sets", p)) for spec in evaluation.sets]
+    evaluation.tasks = [_resolve_named(spec, lambda p: resolve("eval.tasks", p)) for spec in evaluation.tasks]
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """The validated config, paths resolved (see `read_config`)."""
+    config, resolve = read_config(path, overrides, TrainConfig)
+    check_warmup(path, config.optim, config.run)
     config.data.path = resolve("data.path", config.data.path)
     if not (Path(config.data.path) / "manifest.json").is_file():
         raise UserError(f"{path}: data.path: {config.data.path} is not a `gristmill pack` output (no manifest.json)")
     if config.data.tokenizer is not None:
         config.data.tokenizer = resolve("data.tokenizer", config.data.tokenizer)
     config.run.output = resolve("run.output", config.run.output)
-    config.eval.sets = [_resolve_named(spec, lambda p: resolve("eval.sets", p)) for spec in config.eval.sets]
-    config.eval.tasks = [_resolve_named(spec, lambda p: resolve("eval.tasks", p)) for spec in config.eval.tasks]
+    resolve_eval(config.eval, resolve)
     return config
 
 

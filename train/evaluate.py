@@ -23,6 +23,7 @@ from torch import nn
 from tokenizer import Tokenizer
 from train.data import Batches, TokenStream
 from train.parallel import World, all_sum
+from train.windows import window_masks
 
 
 def unigram_entropy(stream: TokenStream, vocab_size: int, limit: int = 100_000_000) -> float:
@@ -50,11 +51,12 @@ def token_bytes(tokenizer: Tokenizer) -> np.ndarray:
 
 class Evaluator:
     def __init__(self, packed: str, seq_len: int, micro_batch: int, sequences: int, world: World,
-                 byte_counts: np.ndarray | None):  # fmt: skip
-        self.world, self.micro_batch = world, micro_batch
+                 byte_counts: np.ndarray | None, masked: bool = False, restart: bool = False):  # fmt: skip
+        """`masked` / `restart`: evaluate as `data.document_mask` / `data.document_positions` train."""
+        self.world, self.micro_batch, self.restart = world, micro_batch, restart
         try:  # windows one at a time in the seeded order, this rank's share
             self.windows: Batches | None = Batches(TokenStream(packed, "val"), seq_len, 1, rank=world.rank,
-                                                   world_size=world.size, seed=0)  # fmt: skip
+                                                   world_size=world.size, seed=0, documents=masked)  # fmt: skip
         except (ValueError, KeyError):  # no val split, or too small for one window per rank
             self.windows = None
         whole_split = self.windows.batches_per_epoch if self.windows else 0
@@ -75,8 +77,10 @@ class Evaluator:
             group = windows[start : start + self.micro_batch]
             inputs = torch.from_numpy(np.concatenate([w.inputs for w in group])).to(self.world.device)
             targets = torch.from_numpy(np.concatenate([w.targets for w in group])).to(self.world.device)
+            documents = np.concatenate([w.documents for w in group]) if group[0].documents is not None else None
             with autocast:
-                losses = model(inputs, targets, reduction="none").float()
+                masks = window_masks(documents, self.world.device, self.restart)
+                losses = model(inputs, targets, reduction="none", **masks).float()
             sums[0] += losses.sum()
             tokens += targets.numel()
             if self.byte_counts is not None:

@@ -7,7 +7,9 @@ biases, a SwiGLU MLP, a tied or separate head. A ReLU^2 MLP or a logit soft-cap 
 is refused with the reason rather than exported as something that computes different logits.
 
 The folder holds `config.json`, `model.safetensors` (fp32, the checkpoint's tensors renamed),
-`generation_config.json` and the tokenizer: its `tokenizer.json` as trained, plus `tokenizer_config.json`.
+`generation_config.json` and the tokenizer: its `tokenizer.json` as trained, plus `tokenizer_config.json`. A
+tokenizer with the chat tokens also gets the chat format as `chat_template` (transformers' `apply_chat_template`
+then gives gristmill's ids) and the turn end as a stop token.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from gristmill_base.errors import UserError
 from model.config import GPTConfig
 from model.gpt import GPT
 from tokenizer import Tokenizer
+from tokenizer.chat import CHAT_TOKENS, END, TEMPLATE
 from tokenizer.hf_json import hf_document
 from train.checkpoint import read_model
 from train.generate_command import checkpoint_eos, tokenizer_folder
@@ -128,10 +131,15 @@ def export_hf(checkpoint: str, output: str, tokenizer_dir: str | None = None) ->
     settings = hf_config(model.config, eos_id)
     eos = next((token for token, added in tokenizer.added.items() if added.id == eos_id), None)
     special = {name: eos for name in ("bos_token", "eos_token")} if eos else {}
+    stop_ids = [eos_id]
+    if all(token in tokenizer.special_ids for token in CHAT_TOKENS):  # a chat model: its template, and turns end
+        special["chat_template"] = TEMPLATE
+        stop_ids = [tokenizer.special_ids[END], *stop_ids]
     with folder_atomic(final) as work:
         save_file(hf_weights(model), str(work / "model.safetensors"), metadata={"format": "pt"})
         write_json_atomic(work / "config.json", settings)
-        write_json_atomic(work / "generation_config.json", {"bos_token_id": eos_id, "eos_token_id": eos_id})
+        stops = stop_ids[0] if len(stop_ids) == 1 else stop_ids
+        write_json_atomic(work / "generation_config.json", {"bos_token_id": eos_id, "eos_token_id": stops})
         source = tokenizer_path / "tokenizer.json" if tokenizer_path.is_dir() else tokenizer_path
         if source.name == "tokenizer.json" and source.is_file():  # the very file the data was packed with
             shutil.copy(source, work / "tokenizer.json")

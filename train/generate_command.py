@@ -1,5 +1,7 @@
 """`gristmill generate`: text from a checkpoint. One prompt streams its tokens to the terminal as they come;
-a prompt file (one prompt per line) runs in left-padded batches and can be saved as JSONL.
+a prompt file (one prompt per line) runs in left-padded batches and can be saved as JSONL. Everything is checked
+before any text is printed. Generation may go past the model's context (see `model.generate`): one dim note
+says so the first time the window slides.
 
 The tokenizer is the one the checkpoint was trained with (its folder is recorded in the checkpoint, and its
 sha256 is checked), so ids mean what they meant in training.
@@ -20,7 +22,7 @@ from gristmill_base.errors import UserError
 from model.generate import Sampling, generate
 from model.gpt import GPT
 from tokenizer import Tokenizer
-from tokenizer.files import fingerprint, is_tokenizer
+from tokenizer.files import is_tokenizer, same_ids
 from train.checkpoint import read_model
 
 EOS = "<|endoftext|>"
@@ -34,8 +36,7 @@ def tokenizer_folder(config: dict, override: str | None) -> Path:
     if not is_tokenizer(folder):
         where = "--tokenizer" if override else "the checkpoint's tokenizer (pass --tokenizer PATH if it moved)"
         raise UserError(f"{where}: {folder} is not a tokenizer folder or file")
-    sha = fingerprint(folder)
-    if sha != config.get("tokenizer_sha256", sha):
+    if "tokenizer_sha256" in config and not same_ids(folder, config["tokenizer_sha256"]):
         raise UserError(f"--tokenizer: {folder} is not the tokenizer this checkpoint was trained with (sha256 differs)")
     return Path(folder)
 
@@ -89,6 +90,8 @@ def run_generate(
 ) -> list[str]:
     """The completions, printed (streamed for one prompt) and written to `output` as JSONL when given."""
     console = console or Console()
+    if min(max_new_tokens, batch_size) < 1:
+        raise UserError(f"--max-new-tokens {max_new_tokens}, --batch-size {batch_size}: each must be at least 1")
     texts = read_prompts(prompt, prompt_file)
     if output and Path(output).is_dir():
         raise UserError(f"--output {output}: is a folder; name a .jsonl file")
@@ -105,22 +108,28 @@ def run_generate(
         raise UserError("a prompt is empty and the tokenizer has no end-of-text token to start from")
     console.print(f"[dim]{folder} ({model.parameter_count():,} parameters) on {target}[/]")
     began, completions, produced = time.perf_counter(), [], 0
-    try:
-        if len(texts) == 1:
-            text, produced = _stream(model, prompts[0], texts[0], max_new_tokens, sampling, eos, seed, tokenizer,
-                                     console)  # fmt: skip
-            completions = [text]
-        else:
-            for first in range(0, len(prompts), batch_size):
-                batch = prompts[first : first + batch_size]
-                new = generate(model, batch, max_new_tokens, sampling or Sampling(), {eos} - {None}, seed + first)
-                for index, tokens in enumerate(new, start=first):
-                    produced += len(tokens)
-                    completions.append(tokenizer.decode_bytes(tokens).decode("utf-8", errors="replace"))
-                    console.rule(f"prompt {index + 1}")
-                    console.print(f"[bold]{texts[index]}[/]", completions[-1], sep="", markup=True, highlight=False)
-    except ValueError as error:
-        raise UserError(str(error)) from None
+    if len(texts) == 1:
+        text, produced = stream(model, prompts[0], texts[0], max_new_tokens, sampling, {eos} - {None}, seed,
+                                tokenizer, console)  # fmt: skip
+        completions = [text]
+    else:
+        noted = False
+
+        def note_once(kept: int) -> None:
+            nonlocal noted
+            if not noted:
+                _slide_note(console, model.config.seq_len, kept)
+                noted = True
+
+        for first in range(0, len(prompts), batch_size):
+            batch = prompts[first : first + batch_size]
+            new = generate(model, batch, max_new_tokens, sampling or Sampling(), {eos} - {None}, seed + first,
+                           on_slide=note_once)  # fmt: skip
+            for index, tokens in enumerate(new, start=first):
+                produced += len(tokens)
+                completions.append(tokenizer.decode_bytes(tokens).decode("utf-8", errors="replace"))
+                console.rule(f"prompt {index + 1}")
+                console.print(f"[bold]{texts[index]}[/]", completions[-1], sep="", markup=True, highlight=False)
     seconds = time.perf_counter() - began
     console.print(f"[dim]{len(texts)} prompt(s), {produced:,} new tokens in {seconds:.1f} s "
                   f"({produced / max(seconds, 1e-9):,.0f} tokens/s)[/]")  # fmt: skip
@@ -131,12 +140,17 @@ def run_generate(
     return completions
 
 
-def _stream(model: GPT, prompt: list[int], text: str, max_new_tokens: int, sampling: Sampling | None,
-            eos: int | None, seed: int, tokenizer: Tokenizer, console: Console) -> tuple[str, int]:  # fmt: skip
-    """Generate for one prompt, printing each piece of text as soon as its bytes form whole characters; the
-    text and its token count."""
+def stream(model: GPT, prompt: list[int], text: str | None, max_new_tokens: int, sampling: Sampling | None,
+           stop_ids: set[int], seed: int, tokenizer: Tokenizer, console: Console) -> tuple[str, int]:  # fmt: skip
+    """Generate for one prompt, printing its `text` (when given) and then each piece of new text as soon as its
+    bytes form whole characters; the new text and its token count."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    console.print(text, end="", style="bold", markup=False, highlight=False)
+    seq_len = model.config.seq_len
+    cut = len(prompt) > seq_len
+    if cut:  # the window slides from the start: said before the stream
+        _slide_note(console, seq_len, seq_len)
+    if text is not None:
+        console.print(text, end="", style="bold", markup=False, highlight=False)
     pieces: list[str] = []
 
     def show(emitted: list[int | None]) -> None:
@@ -145,7 +159,17 @@ def _stream(model: GPT, prompt: list[int], text: str, max_new_tokens: int, sampl
             pieces.append(piece)
             console.print(piece, end="", markup=False, highlight=False, soft_wrap=True)
 
-    new = generate(model, [prompt], max_new_tokens, sampling or Sampling(), {eos} - {None}, seed, on_step=show)
+    def slide(kept: int) -> None:  # the first slide, mid-stream: on a line of its own
+        console.print()
+        _slide_note(console, seq_len, kept)
+
+    new = generate(model, [prompt], max_new_tokens, sampling or Sampling(), stop_ids, seed, on_step=show,
+                   on_slide=None if cut else slide)  # fmt: skip
     pieces.append(decoder.decode(b"", final=True))
     console.print(pieces[-1])
     return "".join(pieces), len(new[0])
+
+
+def _slide_note(console: Console, seq_len: int, kept: int) -> None:
+    console.print(f"[dim]note: the model's context is {seq_len} tokens: generation goes on over the last {kept} "
+                  "(the oldest tokens dropped)[/]", highlight=False)  # fmt: skip

@@ -137,8 +137,10 @@ def console_line(record: dict[str, Any], total_steps: int) -> str:
         parts.append(f"val {record['val_loss']:.4f}")
     if "val_bpb" in record:
         parts.append(f"bpb {record['val_bpb']:.4f}")
-    parts += [f"{key.removeprefix('eval/').replace('_', ' ')} {value:.4f}" for key, value in record.items()
-              if key.startswith("eval/")]  # fmt: skip
+    if "val_accuracy" in record:
+        parts.append(f"val accuracy {record['val_accuracy']:.3f}")
+    parts += [f"{key.split('/', 1)[1].replace('_', ' ')} {value:.4f}" for key, value in record.items()
+              if key.startswith(("eval/", "dpo/"))]  # fmt: skip
     if "tokens_per_s" in record:
         parts.append(f"{record['tokens_per_s']:,.0f} tok/s")
     if "mfu" in record:
@@ -148,8 +150,8 @@ def console_line(record: dict[str, Any], total_steps: int) -> str:
     return " | ".join(parts)
 
 
-def summary(console: Console, facts: list[tuple[str, str]]) -> None:
-    table = Table(title="gristmill train", show_header=False, title_justify="left")
+def summary(console: Console, facts: list[tuple[str, str]], title: str = "gristmill train") -> None:
+    table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     for key, value in facts:

@@ -1,15 +1,28 @@
 """Generation: the KV cache gives the logits of a full forward pass, left-padded batches give each prompt's own
-tokens, and sampling keeps to temperature, top-k and top-p, reproducibly."""
+tokens, generation past the context slides its window as documented, and sampling keeps to temperature, top-k
+and top-p, reproducibly. `gristmill generate` on a small checkpoint says once that the window slid."""
 
 from __future__ import annotations
 
+import io
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 import torch
+from rich.console import Console
+from safetensors.torch import save_model
+from text_factory import article
 
+from gristmill_base.errors import UserError
 from model.config import preset
 from model.generate import Sampling, choose, generate
 from model.gpt import GPT
 from model.kv_cache import KVCache
+from tokenizer import train_bpe
+from tokenizer.files import fingerprint
+from train.generate_command import run_generate
 
 GREEDY = Sampling(temperature=0)
 
@@ -75,17 +88,125 @@ def test_sampling_rules() -> None:
     assert torch.equal(*again)
 
 
-def test_too_long_a_request_is_refused(model: GPT) -> None:
-    with pytest.raises(ValueError, match="exceed the model's context of 48"):
-        generate(model, [[1] * 40], 10, GREEDY, stop_ids=set())
+def sliding_greedy(model: GPT, prompts: list[list[int]], steps: int) -> tuple[list[list[int]], int]:
+    """The documented rule without a cache, each row in a forward pass of its own: a row's window starts as its
+    prompt's last seq_len tokens and takes each chosen token; when the longest window would feed more than the
+    context, every row keeps its last 3/4 of the context. The new tokens and the number of slides."""
+    seq_len = model.config.seq_len
+    windows, outputs, slides = [p[-seq_len:] for p in prompts], [[] for _ in prompts], 0
+    for _ in range(steps):
+        for window, output in zip(windows, outputs, strict=True):
+            token = int(model(torch.tensor([window]))[0, -1].argmax())
+            window.append(token)
+            output.append(token)
+        if max(len(w) for w in windows) > seq_len:
+            windows, slides = [w[-(3 * seq_len // 4) :] for w in windows], slides + 1
+    return outputs, slides
+
+
+def test_generation_slides_past_the_context_as_a_forward_pass_over_the_window(model: GPT) -> None:
+    kept: list[int] = []
+    new = generate(model, [[5, 17, 300, 2]], 150, GREEDY, stop_ids=set(), on_slide=kept.append)[0]
+    expected, slides = sliding_greedy(model, [[5, 17, 300, 2]], 150)
+    assert len(new) == 150 and kept == [36] and slides >= 9
+    assert new == expected[0]
+
+
+def test_a_prompt_longer_than_the_context_keeps_its_last_tokens(model: GPT) -> None:
+    prompt = [(7 * i) % 500 + 1 for i in range(70)]
+    kept: list[int] = []
+    new = generate(model, [prompt], 30, GREEDY, stop_ids=set(), on_slide=kept.append)[0]
+    assert kept == [48] and new == sliding_greedy(model, [prompt], 30)[0][0]
+    assert new[:1] == uncached_greedy(model, prompt[-48:], 1)[0]
+
+
+def test_a_batch_of_different_lengths_slides_together_and_stopped_rows_do_no_harm(model: GPT) -> None:
+    prompts = [[(3 * i) % 400 + 1 for i in range(40)], [400, 12, 9], [(11 * i) % 450 + 2 for i in range(60)]]
+    expected, slides = sliding_greedy(model, prompts, 80)
+    assert slides >= 5
+    assert generate(model, prompts, 80, GREEDY, stop_ids=set()) == expected
+    stop = expected[1][50]  # row 1 stops after slides; the others go on (or stop at their own first `stop`)
+    stopped = generate(model, prompts, 80, GREEDY, stop_ids={stop})
+    assert stopped == [row[: row.index(stop)] if stop in row else row for row in expected]
+
+
+def test_requests_that_fit_the_context_never_slide(model: GPT) -> None:
+    kept: list[int] = []
+    prompt = [(5 * i) % 300 + 1 for i in range(40)]
+    new = generate(model, [prompt], 9, GREEDY, stop_ids=set(), on_slide=kept.append)[0]  # 40 + 8 fed: the context
+    assert new == uncached_greedy(model, prompt, 9)[0] and kept == []
+    assert generate(model, [prompt], 10, GREEDY, stop_ids=set(), on_slide=kept.append)[0][:9] == new
+    assert kept == [36]
 
 
 def test_edges_of_the_context_and_of_temperature(model: GPT) -> None:
     assert len(generate(model, [[1] * 47], 2, GREEDY, stop_ids=set())[0]) == 2  # the 2nd new token is never fed
-    with pytest.raises(ValueError, match="context"):
-        generate(model, [[1] * 47], 3, GREEDY, stop_ids=set())
+    assert len(generate(model, [[1] * 48], 1, GREEDY, stop_ids=set())[0]) == 1
+    with pytest.raises(ValueError, match="max_new_tokens 0"):
+        generate(model, [[1]], 0, GREEDY, stop_ids=set())
     logits = torch.tensor([[3.0, 1.0, 2.0]])
     assert choose(logits, Sampling(temperature=1e-40)).item() == 0  # no overflow to nan
     for bad in (float("nan"), float("inf"), -1.0):
         with pytest.raises(ValueError, match="temperature"):
             Sampling(temperature=bad)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A step folder: a random tiny GPT of context 32 over a small BPE tokenizer. The head's end-of-text row is
+    zero, so greedy decoding (whose top logit is > 0 among 300 random ones) never stops early."""
+    folder = tmp_path_factory.mktemp("checkpoint")
+    corpus = folder / "corpus.txt"
+    corpus.write_text("\n\n".join(p for seed in range(4) for p in article(seed, paragraphs=4)))
+    tokenizer = train_bpe([corpus], vocab_size=300, special_tokens=["<|endoftext|>"], warn=False)
+    tokenizer.save(folder / "tokenizer")
+    eos = tokenizer.special_ids["<|endoftext|>"]
+    torch.manual_seed(0)
+    model = GPT(preset("tiny", vocab_size=eos + 1, seq_len=32, kernels="torch"))
+    assert model.head is not None
+    with torch.no_grad():
+        model.head.weight[eos] = 0
+    step = folder / "step-000001"
+    step.mkdir()
+    save_model(model, str(step / "model.safetensors"))
+    config = {"model": model.config.to_dict(), "tokenizer": str(folder / "tokenizer"), "eos_id": eos,
+              "tokenizer_sha256": fingerprint(folder / "tokenizer")}  # fmt: skip
+    (step / "config.json").write_text(json.dumps(config))
+    return step
+
+
+def generate_text(checkpoint: Path, **options: Any) -> tuple[list[str], str]:
+    out = io.StringIO()
+    completions = run_generate(str(checkpoint), max_new_tokens=100, sampling=GREEDY, device="cpu",
+                               console=Console(file=out, width=200), **options)  # fmt: skip
+    return completions, out.getvalue()
+
+
+def test_the_command_says_once_that_the_window_slid(checkpoint: Path, tmp_path: Path) -> None:
+    note = "note: the model's context is 32 tokens: generation goes on over the last"
+    completions, out = generate_text(checkpoint, prompt="The mill")
+    assert out.count(note) == 1 and f"{note} 24 (the oldest tokens dropped)\n" in out
+    assert "\n" + note in out.split("The mill", 1)[1]  # mid-stream, on a line of its own
+    assert "1 prompt(s), 100 new tokens" in out and completions[0]
+
+    long = "The miller grinds the grain every morning. " * 8
+    _, out = generate_text(checkpoint, prompt=long)
+    assert out.count(note) == 1 and out.index(f"{note} 32 (") < out.index(long[:40])  # cut: said before the stream
+    assert "1 prompt(s), 100 new tokens" in out
+
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("The mill\nA sack of flour\nWater\n")
+    completions, out = generate_text(checkpoint, prompt_file=str(prompts), batch_size=2)  # two batches, each slides
+    assert out.count(note) == 1 and "3 prompt(s), 300 new tokens" in out and len(completions) == 3
+
+
+def test_the_command_checks_its_inputs_before_printing(checkpoint: Path, tmp_path: Path) -> None:
+    for options, message in (
+        ({"prompt": "x", "max_new_tokens": 0}, "--max-new-tokens 0"),
+        ({"prompt_file": str(tmp_path / "missing.txt")}, "--prompt-file"),
+        ({"prompt": "x", "tokenizer_dir": str(tmp_path)}, "not a tokenizer"),
+    ):
+        out = io.StringIO()
+        with pytest.raises(UserError, match=message):
+            run_generate(str(checkpoint), console=Console(file=out), device="cpu", **options)
+        assert out.getvalue() == ""
