@@ -46,10 +46,10 @@ def base_model(folder: Path, seq_len: int = 128, chat: bool = True, seed: int = 
     return tokenizer_path, output
 
 
-def finetune_config(folder: Path, name: str, base: Path, train: Path, **sections: dict) -> Path:
+def finetune_config(folder: Path, name: str, checkpoint: Path, train: Path, **sections: dict) -> Path:
     """A finetune TOML writing to folder/name; `sections` override or add keys per section."""
     values = {
-        "base": {"checkpoint": str(base), "kernels": "torch"},
+        "base": {"checkpoint": str(checkpoint), "kernels": "torch"},
         "data": {"train": str(train), "micro_batch": 4, "global_batch": 8, "val_fraction": 0.1},
         "optim": {"lr": 3e-3, "warmup": 0},
         "run": {"steps": 8, "output": str(folder / name), "log_every": 2, "eval_every": 4, "checkpoint_every": 4},

@@ -209,7 +209,7 @@ def cmd_add_special(args: argparse.Namespace) -> int:
     if any(not token or token.isspace() for token in tokens):
         raise UserError("add-special: --token: a special token needs visible text")
     output = Path(args.output) if args.output else source
-    if not output.is_dir() and output == source:
+    if output == source and source.is_file():
         raise UserError(f"add-special: {source} is a file; pass --output DIR for the new tokenizer folder")
     tokenizer = load(args.tokenizer)
     extended = Tokenizer.from_definition(with_specials(tokenizer.definition, tokens))

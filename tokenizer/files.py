@@ -26,7 +26,10 @@ def save_folder(definition: Definition, folder: str | Path, extends: list[str] |
     """Write the folder; `extends`: the fingerprints of the tokenizers this one adds tokens to (same ids)."""
     target = Path(folder)
     # one line, as the C encoder writes it: a 200k-token vocabulary in a tenth of the indented time
-    write_text_atomic(target / "tokenizer.json", json.dumps(hf_document(definition), ensure_ascii=False))
+    document = json.dumps(hf_document(definition), ensure_ascii=False)
+    write_text_atomic(target / "tokenizer.json", document)
+    own = hashlib.sha256(document.encode()).hexdigest()  # its `fingerprint`: never in its own lineage
+    extends = [sha256 for sha256 in dict.fromkeys(extends or []) if sha256 != own]
     meta = {
         "format": FORMAT,
         "pattern": definition.pattern,

@@ -56,6 +56,8 @@ def run_chat(checkpoint: str, message: str | None, system: str | None, max_new_t
     tokenizer = Tokenizer.load(str(tokenizer_folder(config, tokenizer_dir)))
     try:
         chat = ChatFormat(tokenizer)
+        if max(chat.end_id, *chat.role_ids.values()) >= model.config.vocab_size:
+            raise ValueError(f"the model has {model.config.vocab_size:,} token rows, none for the chat tokens")
     except ValueError as error:
         raise UserError(f"--checkpoint: {folder}: {error}; fine-tune it with `gristmill finetune sft`") from None
     stop = {chat.end_id, checkpoint_eos(config, tokenizer)} - {None}

@@ -83,7 +83,7 @@ def _resume(output: Path, job: Job, optimizers: Optimizers, console: Console) ->
     try:
         loaded = checkpoint.load(folder)
         if loaded.config.get("job", "pretraining") != job.name:
-            raise ValueError(f"a {loaded.config.get('job', 'pretraining')} run, not {job.name}")
+            raise ValueError(f"a checkpoint of {loaded.config.get('job', 'pretraining')}, not of {job.name}")
         if loaded.config.get("tokenizer_sha256") != job.fingerprint["tokenizer_sha256"]:
             raise ValueError("trained on data made with another tokenizer")
         saved, ours = loaded.config.get("model", {}), job.fingerprint["model"]

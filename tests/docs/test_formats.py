@@ -350,9 +350,13 @@ def test_attempts_and_recipe_additions_are_documented(built: Built) -> None:
 # --- tokenizer, packed shards, checkpoints, export ---------------------------------------------------------
 
 
-def test_tokenizer_folder_files_and_keys_are_documented(built: Built) -> None:
+def test_tokenizer_folder_files_and_keys_are_documented(built: Built, tmp_path: Path) -> None:
     assert {p.name for p in built.tokenizer.iterdir()} == set(table("Tokenizer files"))
-    assert_keys_documented(read_json(built.tokenizer / "gristmill.json"), "`gristmill.json`")
+    extended = tmp_path / "chat-tokenizer"
+    assert main(["tokenizer", "add-special", str(built.tokenizer), "--chat", "--output", str(extended)]) == 0
+    plain, chat = (read_json(folder / "gristmill.json") for folder in (built.tokenizer, extended))
+    assert_keys_documented(plain, "`gristmill.json`", both_ways=False)
+    assert_keys_documented(chat, "`gristmill.json`")
     assert_keys_documented(read_json(built.tokenizer / "tokenizer.json"), "`tokenizer.json`", nested=False)
 
 
@@ -393,3 +397,30 @@ def test_hf_export_files_and_keys_are_documented(built: Built) -> None:
     for name in ("generation_config.json", "tokenizer_config.json"):
         for key in read_json(built.hf / name):
             assert f"`{key}`" in files[name][0], f"{name}: {key} undocumented"
+
+
+def test_fine_tuning_files_and_keys_are_documented(tmp_path: Path) -> None:
+    from chat_factory import CONVERSATIONS, PREFERENCES, base_model, finetune_config
+
+    _, base = base_model(tmp_path)
+    bad = tmp_path / "chat.jsonl"
+    bad.write_text(CONVERSATIONS.read_text() + '{"messages": [{"role": "tool", "content": "x"}]}\n')
+    assert main(["finetune", "sft", str(finetune_config(tmp_path, "sft", base, bad, run={"steps": 1}))]) == 0
+    dpo = finetune_config(tmp_path, "dpo", tmp_path / "sft", PREFERENCES, run={"steps": 1})
+    assert main(["finetune", "dpo", str(dpo)]) == 0
+    for kind in ("sft", "dpo"):
+        run = tmp_path / kind
+        assert_tree_documented(run, "Fine-tuning data and runs (`gristmill finetune sft | dpo`)")
+        step = read_json(run / "step-000001" / "config.json")
+        assert_keys_documented(step, "Fine-tuning checkpoint `config.json`", nested=False)
+        for line in read_jsonl(run / "metrics.jsonl"):
+            extra = {k: v for k, v in line.items() if k not in table("`metrics.jsonl`")}
+            assert_keys_documented(extra, "Fine-tuning `metrics.jsonl`", both_ways=False, nested=False)
+    skipped = read_jsonl(tmp_path / "sft" / "skipped.jsonl")
+    assert [row["reason"] for row in skipped][-1] == "unknown role 'tool'"
+    for row in skipped:
+        assert_keys_documented(row, "`skipped.jsonl`")
+    documented = section("`skipped.jsonl`")
+    for row in skipped:
+        general = re.sub(r"\d+", "<n>", row["reason"]).replace("'tool'", "'<role>'")
+        assert f"`{general}`" in documented
