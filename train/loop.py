@@ -100,6 +100,9 @@ class Pretraining:
                                    byte_counts, self.masked, self.restart)  # fmt: skip
         self.tokens_per_step = data.global_batch * data.seq_len
 
+    def weight(self, batch: Batch) -> float:
+        return float(batch.targets.size)
+
     def loss(self, trained: Callable[..., torch.Tensor], batch: Batch, device: torch.device,
              autocast: AbstractContextManager) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
         inputs, targets = to_device(batch.inputs, device), to_device(batch.targets, device)

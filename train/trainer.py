@@ -49,6 +49,11 @@ class Job(Protocol):
     tokenizer: str | None  # for [eval] sets and tasks
     eos_id: int | None
 
+    def weight(self, batch: Any) -> float:
+        """How many terms the micro-batch's mean loss averages (tokens learned, pairs): a step's loss is the
+        mean over all its terms, whatever micro-batch and rank they fell in."""
+        ...
+
     def loss(self, trained: Callable[..., torch.Tensor], batch: Any, device: torch.device,
              autocast: AbstractContextManager) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
         """The mean loss of a micro-batch (with grad) and figures to report, as (sum, count) tensors."""
@@ -136,17 +141,21 @@ def fit(job: Job, optim: OptimSection, run: RunSection, evaluation: EvalSection,
         optimizers.set_schedule_factor(schedule(step))
         loss_sum = torch.zeros((), device=world.device)
         figures: dict[str, torch.Tensor] = {}
-        for micro in range(accumulation):
+        batches = [next(stream) for _ in range(accumulation)]
+        weights = [job.weight(batch) for batch in batches]
+        total = all_sum([float(sum(weights))], world)[0] or 1.0
+        for micro, (batch, weight) in enumerate(zip(batches, weights, strict=True)):
+            share = weight / total  # of the step's loss terms over all ranks; DDP averages over ranks
             with gradient_sync(wrapped, micro == accumulation - 1):
-                loss, reported = job.loss(trained, next(stream), world.device, autocast)
-                (loss / accumulation).backward()
-            loss_sum += loss.detach() / accumulation
+                loss, reported = job.loss(trained, batch, world.device, autocast)
+                (loss * (share * world.size)).backward()
+            loss_sum += loss.detach() * share
             for key, value in reported.items():
                 figures[key] = figures.get(key, 0) + value.detach().double()
         grad_norm = _grad_norm(model, optim.grad_clip)
         optimizers.step()
         optimizers.zero_grad()
-        record = {"step": step + 1, "loss": all_sum([loss_sum.item()], world)[0] / world.size,
+        record = {"step": step + 1, "loss": all_sum([loss_sum.item()], world)[0],
                   "lr": optimizers.adamw_lr, "grad_norm": grad_norm}  # fmt: skip
         record.update(_ratios(figures, world))
         throughput.start_after(step + 1)

@@ -83,6 +83,8 @@ def _dpo_job(config: FinetuneConfig, start: Start, train: list[PairIds], val: li
         raise UserError(f"dpo.reference: {reference_start.folder} is another model than base.checkpoint")
     autocast = autocast_for(world, config.run)
     frozen = reference_start.model.to(world.device)
+    even = len(val) - len(val) % world.size  # every rank the same number of forward passes (FSDP)
+    val = val[:even][world.rank :: world.size]  # this rank's share of the held-out pairs; reference rows computed once
     val_reference = Reference(frozen, True, val, data.micro_batch, pad_id, world.device, autocast) if val else None
     reference = Reference(frozen, dpo.precompute_reference, train, data.micro_batch, pad_id, world.device, autocast)
     if dpo.precompute_reference:

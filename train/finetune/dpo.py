@@ -176,7 +176,10 @@ class PreferenceOptimization:
         mean_length = sum(pair.longest for pair in train) / len(train)  # each batch pads to its longest: at least this
         self.tokens_per_step = round(global_batch * 2 * mean_length)
         self.world, self.micro_batch, self.pad_id = world, micro_batch, pad_id
-        self.val = val[world.rank :: world.size]
+        self.val = val  # this rank's share
+
+    def weight(self, batch: PairBatch) -> float:
+        return float(len(batch.indices))
 
     def loss(self, trained: Callable[..., torch.Tensor], batch: PairBatch, device: torch.device,
              autocast: AbstractContextManager) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
@@ -188,8 +191,6 @@ class PreferenceOptimization:
     @torch.no_grad()
     def evaluate(self, model: GPT, autocast: AbstractContextManager) -> dict[str, float]:
         """The loss, reward accuracy and margin on the held-out pairs."""
-        if self.val_reference is None:
-            return {}
         was_training = model.training
         model.eval()
         sums = {"loss": 0.0, "dpo/accuracy": 0.0, "dpo/margin": 0.0}
@@ -197,6 +198,7 @@ class PreferenceOptimization:
             batch = pair_batch(self.val, np.arange(start, min(start + self.micro_batch, len(self.val))), self.pad_id)
             with autocast:
                 policy = sequence_logps(model, batch, self.world.device)
+            assert self.val_reference is not None  # there are pairs to evaluate
             loss, figures = self.dpo(policy, self.val_reference(batch, self.world.device))
             pairs = len(batch.indices)
             sums["loss"] += float(loss) * pairs

@@ -140,14 +140,17 @@ class SupervisedFinetuning:
         self.world, self.micro_batch, self.seq_len, self.pad_id = world, micro_batch, seq_len, pad_id
         self.val = val
         groups = pack(val, np.arange(len(val)), seq_len)[:eval_windows]
-        self.val_groups = groups[world.rank :: world.size]
+        even = len(groups) - len(groups) % world.size  # every rank the same number of forward passes (FSDP)
+        self.val_groups = groups[:even][world.rank :: world.size]
+
+    def weight(self, batch: Windows) -> float:
+        return float((batch.targets != IGNORE).sum())
 
     def loss(self, trained: Callable[..., torch.Tensor], batch: Windows, device: torch.device,
              autocast: AbstractContextManager) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
-        learned = float((batch.targets != IGNORE).sum())
         with autocast:
             loss = window_loss(trained, batch, device)
-        return loss, {"learned_share": torch.tensor([learned, batch.targets.size])}
+        return loss, {"learned_share": torch.tensor([self.weight(batch), batch.targets.size])}
 
     @torch.no_grad()
     def evaluate(self, model: GPT, autocast: AbstractContextManager) -> dict[str, float]:
