@@ -5,6 +5,7 @@ whose vocabulary is the tokenizer's before the chat tokens (so fine-tuning grows
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -60,3 +61,10 @@ def finetune_config(folder: Path, name: str, checkpoint: Path, train: Path, **se
     path.write_text("".join(f"[{s}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in keys.items()) + "\n"
                             for s, keys in values.items()))  # fmt: skip
     return path
+
+
+def killed_after(run: Path, step: int, folder: Path) -> None:
+    """`folder` as `run` would have been had it been killed right after writing checkpoint `step`."""
+    folder.mkdir()
+    shutil.copytree(run / f"step-{step:06d}", folder / f"step-{step:06d}")
+    (folder / "latest").write_text(f"step-{step:06d}\n")

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 from rich.console import Console
 
 from gristmill_base.errors import UserError
 from model.generate import Sampling
-from tokenizer import Tokenizer
 from tokenizer.chat import ChatFormat, Message
-from train.checkpoint import read_model
-from train.generate_command import checkpoint_eos, device_for, stream, tokenizer_folder
+from train.generate_command import checkpoint_eos, model_and_tokenizer, stream
 
 
 def fitted(chat: ChatFormat, messages: list[Message], room: int, context: int) -> tuple[list[int], int]:
@@ -48,12 +45,7 @@ def run_chat(checkpoint: str, message: str | None, system: str | None, max_new_t
         raise UserError(f"--max-new-tokens {max_new_tokens}: must be at least 1")
     if message is not None and not message.strip():
         raise UserError("--message: empty")
-    target = device_for(device)
-    try:
-        model, config, folder = read_model(Path(checkpoint), target)
-    except ValueError as error:
-        raise UserError(f"--checkpoint: {error}") from None
-    tokenizer = Tokenizer.load(str(tokenizer_folder(config, tokenizer_dir)))
+    model, config, folder, tokenizer, target = model_and_tokenizer(checkpoint, tokenizer_dir, device)
     try:
         chat = ChatFormat(tokenizer)
         if max(chat.end_id, *chat.role_ids.values()) >= model.config.vocab_size:

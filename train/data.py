@@ -65,29 +65,14 @@ class Batch:
     documents: np.ndarray | None = None  # int64 [batch, seq_len + 1]: document index of each window token
 
 
-class Batches:
-    def __init__(
-        self,
-        stream: TokenStream,
-        seq_len: int,
-        batch_size: int,
-        rank: int = 0,
-        world_size: int = 1,
-        seed: int = 0,
-        documents: bool = False,
-    ):
+class Position:
+    """Where a loader stands in its seeded order, the part of it a checkpoint keeps: the epoch and the batches
+    this rank took in it, with the seed and world size the order depends on (resuming with others is refused)."""
+
+    def __init__(self, rank: int, world_size: int, seed: int):
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is not in a world of {world_size}")
-        self.stream, self.seq_len, self.batch_size = stream, seq_len, batch_size
-        self.rank, self.world_size, self.seed, self.documents = rank, world_size, seed, documents
-        self.windows = max(0, (len(stream) - 1) // seq_len)
-        self.per_rank = self.windows // world_size
-        self.batches_per_epoch = self.per_rank // batch_size
-        if self.batches_per_epoch == 0:
-            raise ValueError(
-                f"{len(stream):,} tokens make {self.windows:,} windows of {seq_len + 1}: fewer than one batch of "
-                f"{batch_size} for each of {world_size} ranks"
-            )
+        self.rank, self.world_size, self.seed = rank, world_size, seed
         self.epoch, self.step = 0, 0
 
     def state_dict(self) -> dict[str, int]:
@@ -100,6 +85,29 @@ class Batches:
                 f"this loader has seed {self.seed} and world size {self.world_size}"
             )
         self.epoch, self.step = state["epoch"], state["step"]
+
+
+class Batches(Position):
+    def __init__(
+        self,
+        stream: TokenStream,
+        seq_len: int,
+        batch_size: int,
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
+        documents: bool = False,
+    ):
+        super().__init__(rank, world_size, seed)
+        self.stream, self.seq_len, self.batch_size, self.documents = stream, seq_len, batch_size, documents
+        self.windows = max(0, (len(stream) - 1) // seq_len)
+        self.per_rank = self.windows // world_size
+        self.batches_per_epoch = self.per_rank // batch_size
+        if self.batches_per_epoch == 0:
+            raise ValueError(
+                f"{len(stream):,} tokens make {self.windows:,} windows of {seq_len + 1}: fewer than one batch of "
+                f"{batch_size} for each of {world_size} ranks"
+            )
 
     def _order(self, epoch: int) -> np.ndarray:
         order = np.random.default_rng([self.seed, epoch]).permutation(self.windows)

@@ -59,6 +59,18 @@ def device_for(name: str | None) -> torch.device:
     return device
 
 
+def model_and_tokenizer(checkpoint: str, tokenizer_dir: str | None,
+                        device: str | None) -> tuple[GPT, dict, Path, Tokenizer, torch.device]:  # fmt: skip
+    """A checkpoint's model (eval mode, on the device asked for), its config and step folder, the tokenizer it
+    was trained with, and the device; UserError for anything missing or mismatched."""
+    target = device_for(device)
+    try:
+        model, config, folder = read_model(Path(checkpoint), target)
+    except ValueError as error:
+        raise UserError(f"--checkpoint: {error}") from None
+    return model, config, folder, Tokenizer.load(str(tokenizer_folder(config, tokenizer_dir))), target
+
+
 def read_prompts(prompt: str | None, prompt_file: str | None) -> list[str]:
     if (prompt is None) == (prompt_file is None):
         raise UserError("give exactly one of --prompt TEXT and --prompt-file FILE")
@@ -95,12 +107,7 @@ def run_generate(
     texts = read_prompts(prompt, prompt_file)
     if output and Path(output).is_dir():
         raise UserError(f"--output {output}: is a folder; name a .jsonl file")
-    target = device_for(device)
-    try:
-        model, config, folder = read_model(Path(checkpoint), target)
-    except ValueError as error:
-        raise UserError(f"--checkpoint: {error}") from None
-    tokenizer = Tokenizer.load(str(tokenizer_folder(config, tokenizer_dir)))
+    model, config, folder, tokenizer, target = model_and_tokenizer(checkpoint, tokenizer_dir, device)
     eos = checkpoint_eos(config, tokenizer)
     start = [eos] if eos is not None else []
     prompts = [start + tokenizer.encode(text, disallowed_special=()) for text in texts]

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from model.gpt import GPT
+from train.data import Position
 from train.parallel import World, all_sum
 
 IGNORE = -100
@@ -94,30 +95,18 @@ class DpoLoss:
         return losses.mean(), {key: torch.stack([value, count]) for key, value in figures.items()}
 
 
-class PairLoader:
+class PairLoader(Position):
     """Batches of `batch_size` pairs in a seeded order per epoch, rank r taking every n-th pair; resumable."""
 
     def __init__(self, pairs: list[PairIds], batch_size: int, pad_id: int, rank: int = 0, world_size: int = 1,
                  seed: int = 0):  # fmt: skip
+        super().__init__(rank, world_size, seed)
         self.pairs, self.batch_size, self.pad_id = pairs, batch_size, pad_id
-        self.rank, self.world_size, self.seed = rank, world_size, seed
         self.per_rank = len(pairs) // world_size
         self.batches_per_epoch = self.per_rank // batch_size
         if self.batches_per_epoch == 0:
             raise ValueError(f"{len(pairs):,} preference pairs: fewer than one batch of {batch_size} for each of "
                              f"{world_size} ranks")  # fmt: skip
-        self.epoch, self.step = 0, 0
-
-    def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "step": self.step, "seed": self.seed, "world_size": self.world_size}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        if state["seed"] != self.seed or state["world_size"] != self.world_size:
-            raise ValueError(
-                f"checkpoint data position is for seed {state['seed']} and world size {state['world_size']}, "
-                f"this loader has seed {self.seed} and world size {self.world_size}"
-            )
-        self.epoch, self.step = state["epoch"], state["step"]
 
     def __iter__(self) -> Iterator[PairBatch]:
         while True:

@@ -22,6 +22,7 @@ import torch
 from model.attention import document_positions
 from model.gpt import GPT
 from tokenizer.chat import Rendered
+from train.data import Position
 from train.parallel import World, all_sum
 
 IGNORE = -100
@@ -67,14 +68,13 @@ def windows_of(conversations: list[Rendered], groups: list[list[int]], seq_len: 
     return Windows(inputs, targets, documents)
 
 
-class ConversationLoader:
+class ConversationLoader(Position):
     """Packed windows of conversations, `batch_size` per batch, forever, from a saved position."""
 
     def __init__(self, conversations: list[Rendered], seq_len: int, batch_size: int, pad_id: int, rank: int = 0,
                  world_size: int = 1, seed: int = 0):  # fmt: skip
+        super().__init__(rank, world_size, seed)
         self.conversations, self.seq_len, self.batch_size, self.pad_id = conversations, seq_len, batch_size, pad_id
-        self.rank, self.world_size, self.seed = rank, world_size, seed
-        self.epoch, self.step = 0, 0
         if self.batches_in(0) == 0:
             windows = len(self._groups(0))
             raise ValueError(f"{len(conversations):,} conversations pack into {windows:,} windows of {seq_len} tokens: "
@@ -91,17 +91,6 @@ class ConversationLoader:
 
     def batches_in(self, epoch: int) -> int:
         return len(self._mine(epoch)) // self.batch_size
-
-    def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "step": self.step, "seed": self.seed, "world_size": self.world_size}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        if state["seed"] != self.seed or state["world_size"] != self.world_size:
-            raise ValueError(
-                f"checkpoint data position is for seed {state['seed']} and world size {state['world_size']}, "
-                f"this loader has seed {self.seed} and world size {self.world_size}"
-            )
-        self.epoch, self.step = state["epoch"], state["step"]
 
     def __iter__(self) -> Iterator[Windows]:
         while True:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import math
 import random
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
-from chat_factory import PREFERENCES, finetune_config
+from chat_factory import PREFERENCES, finetune_config, killed_after
 
 from gristmill.cli import main
 from train.finetune.dpo import DpoLoss
@@ -68,9 +67,7 @@ def test_a_resumed_dpo_run_continues_exactly(tmp_path: Path, base):
     whole = finetune_config(tmp_path, "whole", checkpoint, PREFERENCES, **settings)
     assert main(["finetune", "dpo", str(whole)]) == 0
     resumed = tmp_path / "resumed"
-    resumed.mkdir()
-    shutil.copytree(tmp_path / "whole" / "step-000004", resumed / "step-000004")  # as if killed after step 4
-    (resumed / "latest").write_text("step-000004\n")
+    killed_after(tmp_path / "whole", 4, resumed)
     again = finetune_config(tmp_path, "resumed", checkpoint, PREFERENCES, **settings)
     assert main(["finetune", "dpo", str(again), "--resume"]) == 0
     assert [r["loss"] for r in metrics(resumed)] == [r["loss"] for r in metrics(tmp_path / "whole")[4:]]

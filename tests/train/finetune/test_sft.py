@@ -5,12 +5,11 @@ with its chat template gives transformers the same ids and logits."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
-from chat_factory import CONVERSATIONS, finetune_config
+from chat_factory import CONVERSATIONS, finetune_config, killed_after
 from rich.console import Console
 
 from gristmill.cli import main
@@ -71,9 +70,7 @@ def test_sft_loss_falls_on_the_bundled_conversations_and_resumes_exactly(tmp_pat
     assert len(evaluated) == 2 and evaluated[1] < evaluated[0]
     assert 0.2 < records[0]["learned_share"] < 0.9
     resumed = tmp_path / "resumed"
-    resumed.mkdir()
-    shutil.copytree(tmp_path / "whole" / "step-000008", resumed / "step-000008")  # as if killed after step 8
-    (resumed / "latest").write_text("step-000008\n")
+    killed_after(tmp_path / "whole", 8, resumed)
     again = finetune_config(tmp_path, "resumed", checkpoint, CONVERSATIONS, **settings)
     assert main(["finetune", "sft", str(again), "--resume"]) == 0
     rest = metrics(resumed)
