@@ -52,7 +52,9 @@ class DocumentAttention:
                 return (q >= kv) & (documents[b, q] == documents[b, kv])
 
             batch, seq = documents.shape
-            self.mask = create_block_mask(same_document_causal, batch, None, seq, seq, device=documents.device)
+            # compiled on CUDA: built eagerly, the mask function's gathers make B x S x S temporaries
+            self.mask = create_block_mask(same_document_causal, batch, None, seq, seq, device=documents.device,
+                                          _compile=documents.is_cuda)  # fmt: skip
         else:
             self.mask = document_mask(documents)
 

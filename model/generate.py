@@ -7,8 +7,10 @@ a stop token (EOS) or after `max_new_tokens`.
 
 Generation may run past the model's context: the model sees only the latest tokens, as nanoGPT crops its
 input to the last `seq_len`. A prompt longer than the context keeps its last `seq_len` tokens. When the cache
-is full and another token must be fed, a fresh cache is filled from each row's last `keep` tokens (3/4 of the
-context: prompt and new tokens alike), left padded as the prompts were, and generation goes on. A cache
+is full and another token must be fed, a fresh cache is filled, left padded as the prompts were, and
+generation goes on: a row whose window (with the token just chosen) exceeds the context keeps its last `keep`
+tokens (3/4 of the context: prompt and new tokens alike); a shorter row (one with padding) keeps all of its
+own, so every row gives the tokens it gives alone, whatever batch it is in. A cache
 cannot just drop its oldest token (every later position's keys and values were computed with it in view),
 and a rebuild costs one prefill, so sliding by a quarter of the context at a time rather than by one token
 keeps that cost to one prefill per `seq_len / 4` new tokens. Positions count from each window's first token,
@@ -104,8 +106,8 @@ def generate(
             on_step(emitted)
         if not any(running) or step + 1 == max_new_tokens:
             break
-        if cache.filled == cache.keys.shape[3]:  # full: slide the window
-            rows = [r[-keep:] for r in rows]
+        if cache.filled == cache.keys.shape[3]:  # full: the rows whose window now exceeds the context slide
+            rows = [r[-keep:] if len(r) > seq_len else r for r in rows]  # the others keep theirs, as alone
             if not slid and on_slide is not None:
                 on_slide(keep)
             slid = True

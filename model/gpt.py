@@ -167,8 +167,8 @@ class GPT(nn.Module):
             raise ValueError(f"sequence of {seq} tokens is longer than the model's seq_len {self.config.seq_len}")
         if positions is None:
             cos, sin = self.cos[:seq], self.sin[:seq]
-        elif ((positions < 0) | (positions >= self.config.seq_len)).any():
-            raise ValueError(f"positions must lie in [0, {self.config.seq_len}), the model's seq_len")
+        elif not torch.compiler.is_compiling() and ((positions < 0) | (positions >= self.config.seq_len)).any():
+            raise ValueError(f"positions must lie in [0, {self.config.seq_len}), the model's seq_len")  # eager only
         else:
             cos, sin = self.cos[positions].unsqueeze(1), self.sin[positions].unsqueeze(1)
         flex = {"auto": None, "flex": True, "sdpa": False}[self.attention_backend]
@@ -190,9 +190,10 @@ class GPT(nn.Module):
         positions: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits [batch, seq, vocab] (soft-capped when configured), or with `targets` the mean loss (positions
-        with target -100 are ignored), or with `reduction="none"` each position's loss (for evaluation: no
-        gradient; a method of its own would bypass FSDP's hooks, which run around `forward`). `documents` and
-        `positions`: as in `hidden_states`."""
+        with target -100 are ignored), or with `reduction="none"` each position's loss (evaluation, and DPO's
+        sequence log-probabilities, with gradient: chunked, the logits recomputed in backward; here rather than in
+        a method of its own, which would bypass FSDP's hooks around `forward`). `documents` and `positions`: as
+        in `hidden_states`."""
         hidden = self.hidden_states(tokens, documents, positions)
         cap = self.config.logit_softcap
         if targets is None:

@@ -216,6 +216,12 @@ def cmd_add_special(args: argparse.Namespace) -> int:
     new = {token: i for token, i in extended.special_ids.items() if token not in tokenizer.special_ids}
     extended.save(output, extends=[fingerprint(source), *lineage(source)])
     kept = [token for token in tokens if token not in new]
+    plain = [token for token in new if not (token[0] in "<[" and token[-1] in ">]")]
+    if plain:  # HF splits special-token text out of any text: a word as a token changes HF's ids of prose
+        print(
+            f"note: {', '.join(plain)}: special tokens usually look like <|name|>; Hugging Face tokenizers "
+            "turn their text into the token wherever it occurs in text, gristmill only where allowed"
+        )
     print(
         f"{output}: added {', '.join(f'{t} = {i}' for t, i in new.items()) or 'nothing'}"
         + (f"; already there: {', '.join(kept)}" if kept else "")

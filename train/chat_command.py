@@ -2,9 +2,10 @@
 one reply is printed; without, each line read from the terminal (or standard input) is a user message and the
 conversation goes on until an empty input or end of input (`/reset` starts over).
 
-A conversation outgrows a small context quickly: before each reply the oldest messages (never the system
-prompt) are dropped until the prompt leaves room for the reply, and a note says so the first time. A single
-message longer than the context still runs, the window sliding as `gristmill generate` slides it.
+A conversation outgrows a small context quickly: before each reply the oldest exchanges (a user message with
+the replies to it; never the system prompt) are dropped until the prompt leaves room for the reply, and a
+note says so the first time. A single message longer than the context still runs, the window sliding as
+`gristmill generate` slides it (then the system prompt may slide out too).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from train.generate_command import checkpoint_eos, model_and_tokenizer, stream
 
 
 def fitted(chat: ChatFormat, messages: list[Message], room: int, context: int) -> tuple[list[int], int]:
-    """The prompt for the next reply after dropping the oldest non-system messages until `room` tokens are
-    left for it (never the last message), and how many were dropped."""
+    """The prompt for the next reply after dropping the oldest exchanges (a user message and the replies after
+    it; never the system prompt nor the last message) until `room` tokens are left for the reply, and how
+    many messages were dropped."""
     kept = list(messages)
     dropped = 0
     prompt = chat.prompt(kept)
@@ -30,8 +32,11 @@ def fitted(chat: ChatFormat, messages: list[Message], room: int, context: int) -
         first = next((i for i, m in enumerate(kept[:-1]) if m.role != "system"), None)
         if first is None:
             break
-        del kept[first]
-        dropped += 1
+        end = first + 1
+        while end < len(kept) - 1 and kept[end].role == "assistant":  # its replies go with it
+            end += 1
+        dropped += end - first
+        del kept[first:end]
         prompt = chat.prompt(kept)
     return prompt, dropped
 

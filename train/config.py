@@ -125,6 +125,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     """The validated config, paths resolved (see `read_config`)."""
     config, resolve = read_config(path, overrides, TrainConfig)
     check_warmup(path, config.optim, config.run)
+    if config.data.document_positions and not config.data.document_mask:
+        raise UserError(f"{path}: data.document_positions: needs data.document_mask = true (documents to restart at)")
     config.data.path = resolve("data.path", config.data.path)
     if not (Path(config.data.path) / "manifest.json").is_file():
         raise UserError(f"{path}: data.path: {config.data.path} is not a `gristmill pack` output (no manifest.json)")

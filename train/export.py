@@ -8,8 +8,8 @@ is refused with the reason rather than exported as something that computes diffe
 
 The folder holds `config.json`, `model.safetensors` (fp32, the checkpoint's tensors renamed),
 `generation_config.json` and the tokenizer: its `tokenizer.json` as trained, plus `tokenizer_config.json`. A
-tokenizer with the chat tokens also gets the chat format as `chat_template` (transformers' `apply_chat_template`
-then gives gristmill's ids) and the turn end as a stop token.
+model with rows for the chat tokens (fine-tuned) also gets the chat format as `chat_template` (transformers'
+`apply_chat_template` then gives gristmill's ids) and the turn end as a stop token.
 """
 
 from __future__ import annotations
@@ -132,7 +132,8 @@ def export_hf(checkpoint: str, output: str, tokenizer_dir: str | None = None) ->
     eos = next((token for token, added in tokenizer.added.items() if added.id == eos_id), None)
     special = {name: eos for name in ("bos_token", "eos_token")} if eos else {}
     stop_ids = [eos_id]
-    if all(token in tokenizer.special_ids for token in CHAT_TOKENS):  # a chat model: its template, and turns end
+    chat_ids = [tokenizer.special_ids.get(token, model.config.vocab_size) for token in CHAT_TOKENS]
+    if max(chat_ids) < model.config.vocab_size:  # a chat model (not a base model whose tokenizer has them since)
         special["chat_template"] = TEMPLATE
         stop_ids = [tokenizer.special_ids[END], *stop_ids]
     with folder_atomic(final) as work:
@@ -158,4 +159,5 @@ def export_hf(checkpoint: str, output: str, tokenizer_dir: str | None = None) ->
 def describe(folder: Path) -> str:
     settings = json.loads((folder / "config.json").read_text())
     layers, vocab = settings["num_hidden_layers"], settings["vocab_size"]
-    return f"{folder}: {settings['architectures'][0]}, {layers} layers, vocab {vocab:,}"
+    chat = ", chat template" if "chat_template" in json.loads((folder / "tokenizer_config.json").read_text()) else ""
+    return f"{folder}: {settings['architectures'][0]}, {layers} layers, vocab {vocab:,}{chat}"

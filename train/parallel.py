@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -28,6 +28,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from train.optim import Optimizers
 
+T = TypeVar("T")
 WHOLE = StateDictOptions(full_state_dict=True, cpu_offload=True)
 
 
@@ -115,3 +116,10 @@ def all_sum(values: list[float], world: World) -> list[float]:
     tensor = torch.tensor(values, dtype=torch.float64, device=world.device)
     dist.all_reduce(tensor)
     return tensor.tolist()
+
+
+def rank_share(items: list[T], world: World) -> list[T]:
+    """This rank's every n-th item, of a list cut to a multiple of the world size: every rank the same number
+    (under FSDP each forward pass is collective, so ranks must make the same number of them)."""
+    even = len(items) - len(items) % world.size
+    return items[:even][world.rank :: world.size]

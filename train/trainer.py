@@ -63,9 +63,12 @@ class Job(Protocol):
     def summary(self, records: list[dict[str, Any]]) -> list[tuple[str, str]]: ...
 
 
+def bf16_for(world: World, run: RunSection) -> bool:
+    return run.dtype == "bf16" or (run.dtype == "auto" and world.device.type == "cuda")
+
+
 def autocast_for(world: World, run: RunSection) -> AbstractContextManager:
-    bf16 = run.dtype == "bf16" or (run.dtype == "auto" and world.device.type == "cuda")
-    return torch.autocast(world.device.type, dtype=torch.bfloat16, enabled=bf16)
+    return torch.autocast(world.device.type, dtype=torch.bfloat16, enabled=bf16_for(world, run))
 
 
 def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -91,6 +94,9 @@ def _resume(output: Path, job: Job, optimizers: Optimizers, console: Console) ->
             raise ValueError(f"a checkpoint of {loaded.config.get('job', 'pretraining')}, not of {job.name}")
         if loaded.config.get("tokenizer_sha256") != job.fingerprint["tokenizer_sha256"]:
             raise ValueError("trained on data made with another tokenizer")
+        for key in sorted(set(job.fingerprint) - {"tokenizer", "tokenizer_sha256", "model"}):
+            if loaded.config.get(key) != job.fingerprint[key]:
+                raise ValueError(f"{key}: {loaded.config.get(key)} there, {job.fingerprint[key]} in this run")
         saved, ours = loaded.config.get("model", {}), job.fingerprint["model"]
         differs = sorted(k for k in ours if k != "kernels" and saved.get(k) != ours[k])
         if differs:
@@ -189,6 +195,8 @@ def fit(job: Job, optim: OptimSection, run: RunSection, evaluation: EvalSection,
 def _ratios(figures: dict[str, torch.Tensor], world: World) -> dict[str, float]:
     """Each reported figure, a (sum, count) pair per micro-batch, as sum / count over micro-batches and ranks."""
     keys = sorted(figures)
+    if not keys:
+        return {}
     totals = all_sum([float(x) for key in keys for x in figures[key].tolist()], world)
     return {key: totals[2 * i] / totals[2 * i + 1] for i, key in enumerate(keys) if totals[2 * i + 1]}
 
@@ -198,7 +206,7 @@ def _training_evaluation(evaluation: EvalSection, run: RunSection, job: Job, wor
     """`[eval]`'s sets and tasks, read once; None when it names none."""
     if not evaluation.sets and not evaluation.tasks:
         return None
-    bf16 = run.dtype == "bf16" or (run.dtype == "auto" and world.device.type == "cuda")
+    bf16 = bf16_for(world, run)
     return TrainingEvaluation(evaluation, job.model, job.tokenizer, job.eos_id, world.device, bf16, sharded)
 
 

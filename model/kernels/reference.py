@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor | None, eps: float) -> torch.Tensor:
@@ -61,14 +62,22 @@ def token_cross_entropy(
     chunk_bytes: int = 256 << 20,
 ) -> torch.Tensor:
     """Per-token cross-entropy (fp32, shaped like `targets`, 0 where ignored) of `hidden @ weight.T`, computed a
-    chunk of tokens at a time so evaluation never holds the [tokens x vocab] logits either."""
+    chunk of tokens at a time so the [tokens x vocab] logits are never held whole: in evaluation, and with
+    gradients too (DPO's sequence log-probabilities), where each chunk's logits are recomputed in backward
+    instead of kept."""
     h, t = hidden.reshape(-1, hidden.shape[-1]), targets.reshape(-1)
-    losses = torch.empty(t.shape, dtype=torch.float32, device=hidden.device)
     chunk = max(1, chunk_bytes // (4 * weight.shape[0]))
+    keep_graph = torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad)
+    parts = []
     for start in range(0, len(t), chunk):
-        logits = (h[start : start + chunk] @ weight.T).float()
-        if softcap:
-            logits = softcap * torch.tanh(logits / softcap)
-        part = t[start : start + chunk]
-        losses[start : start + chunk] = F.cross_entropy(logits, part, ignore_index=ignore_index, reduction="none")
-    return losses.view(targets.shape)
+        piece = (h[start : start + chunk], weight, t[start : start + chunk], ignore_index, softcap)
+        parts.append(checkpoint(_chunk_losses, *piece, use_reentrant=False) if keep_graph else _chunk_losses(*piece))
+    return torch.cat(parts).view(targets.shape) if parts else torch.zeros(targets.shape, device=hidden.device)
+
+
+def _chunk_losses(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, ignore_index: int,
+                  softcap: float | None) -> torch.Tensor:  # fmt: skip
+    logits = (h @ weight.T).float()
+    if softcap:
+        logits = softcap * torch.tanh(logits / softcap)
+    return F.cross_entropy(logits, targets, ignore_index=ignore_index, reduction="none")

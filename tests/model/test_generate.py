@@ -90,8 +90,8 @@ def test_sampling_rules() -> None:
 
 def sliding_greedy(model: GPT, prompts: list[list[int]], steps: int) -> tuple[list[list[int]], int]:
     """The documented rule without a cache, each row in a forward pass of its own: a row's window starts as its
-    prompt's last seq_len tokens and takes each chosen token; when the longest window would feed more than the
-    context, every row keeps its last 3/4 of the context. The new tokens and the number of slides."""
+    prompt's last seq_len tokens and takes each chosen token; when a window would feed more than the context,
+    it keeps its last 3/4 of the context (each row on its own). The new tokens and the number of slides."""
     seq_len = model.config.seq_len
     windows, outputs, slides = [p[-seq_len:] for p in prompts], [[] for _ in prompts], 0
     for _ in range(steps):
@@ -100,7 +100,7 @@ def sliding_greedy(model: GPT, prompts: list[list[int]], steps: int) -> tuple[li
             window.append(token)
             output.append(token)
         if max(len(w) for w in windows) > seq_len:
-            windows, slides = [w[-(3 * seq_len // 4) :] for w in windows], slides + 1
+            windows, slides = [w[-(3 * seq_len // 4) :] if len(w) > seq_len else w for w in windows], slides + 1
     return outputs, slides
 
 
@@ -120,11 +120,12 @@ def test_a_prompt_longer_than_the_context_keeps_its_last_tokens(model: GPT) -> N
     assert new[:1] == uncached_greedy(model, prompt[-48:], 1)[0]
 
 
-def test_a_batch_of_different_lengths_slides_together_and_stopped_rows_do_no_harm(model: GPT) -> None:
+def test_a_batch_of_different_lengths_gives_each_row_its_tokens_alone_and_stopped_rows_do_no_harm(model: GPT) -> None:
     prompts = [[(3 * i) % 400 + 1 for i in range(40)], [400, 12, 9], [(11 * i) % 450 + 2 for i in range(60)]]
     expected, slides = sliding_greedy(model, prompts, 80)
     assert slides >= 5
     assert generate(model, prompts, 80, GREEDY, stop_ids=set()) == expected
+    assert expected == [generate(model, [prompt], 80, GREEDY, stop_ids=set())[0] for prompt in prompts]
     stop = expected[1][50]  # row 1 stops after slides; the others go on (or stop at their own first `stop`)
     stopped = generate(model, prompts, 80, GREEDY, stop_ids={stop})
     assert stopped == [row[: row.index(stop)] if stop in row else row for row in expected]

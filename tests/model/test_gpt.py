@@ -143,3 +143,22 @@ def test_activation_checkpointing_gives_the_same_loss_and_gradients() -> None:
         grads.append((loss.item(), [p.grad.clone() for p in model.parameters()]))
     assert grads[0][0] == grads[1][0]
     assert all(torch.allclose(a, b, atol=1e-7) for a, b in zip(grads[0][1], grads[1][1], strict=True))
+
+
+def test_per_token_losses_match_cross_entropy_with_gradients_in_small_chunks() -> None:
+    """`reduction="none"` (evaluation, DPO) is chunked; with gradients each chunk is recomputed in backward: the
+    values and gradients are those of the whole cross entropy."""
+    from model.kernels.reference import token_cross_entropy
+
+    torch.manual_seed(0)
+    hidden = torch.randn(2, 50, 16, requires_grad=True)
+    weight = torch.randn(300, 16, requires_grad=True)
+    targets = torch.randint(0, 300, (2, 50))
+    targets[0, :5] = -100
+    chunked = token_cross_entropy(hidden, weight, targets, chunk_bytes=4 * 300 * 7)  # 7 tokens per chunk
+    whole = torch.nn.functional.cross_entropy((hidden @ weight.T).view(-1, 300), targets.view(-1), reduction="none")
+    torch.testing.assert_close(chunked, whole.view(2, 50))
+    assert (chunked[0, :5] == 0).all()
+    for got, expected in zip(torch.autograd.grad(chunked.sum(), (hidden, weight)),
+                             torch.autograd.grad(whole.sum(), (hidden, weight)), strict=True):  # fmt: skip
+        torch.testing.assert_close(got, expected)

@@ -43,11 +43,11 @@ def test_fitted_drops_the_oldest_messages_but_never_the_system_prompt_or_the_las
     tokenizer, _ = small
     chat = ChatFormat(Tokenizer.load(tokenizer))
     messages = [Message("system", "Be brief."), *[Message(r, f"message number {i} " * 3)
-                for i, r in enumerate(["user", "assistant"] * 4)]]  # fmt: skip
+                for i, r in enumerate(["user", "assistant"] * 4 + ["user"])]]  # fmt: skip
     prompt, dropped = fitted(chat, messages, 10, 64)
-    assert len(prompt) + 10 <= 64 and dropped > 0
+    assert len(prompt) + 10 <= 64 and dropped > 0 and dropped % 2 == 0  # whole exchanges
     kept = [messages[0], *messages[1 + dropped :]]
-    assert prompt == chat.prompt(kept)
+    assert prompt == chat.prompt(kept) and kept[1].role == "user"
     lone = [Message("user", "word " * 100)]
     assert fitted(chat, lone, 10, 64) == (chat.prompt(lone), 0)  # too long alone: kept, the window slides
 

@@ -52,6 +52,7 @@ def test_config_errors_are_one_line(
         ([str(path), "--set", "data.path=/nonexistent"], "not a `gristmill pack` output"),
         ([str(path), "--set", "optim.lr=-1"], "optim.lr"),
         ([str(tmp_path / "missing.toml")], "config file not found"),
+        ([str(path), "--set", "data.document_positions=true"], "needs data.document_mask = true"),
     ]
     for args, message in cases:
         assert main(["train", *args]) == 2

@@ -20,7 +20,7 @@ from model.config import GPTConfig
 from model.gpt import GPT
 from tokenizer import Tokenizer
 from tokenizer.chat import ChatFormat
-from tokenizer.files import fingerprint, is_tokenizer, same_ids
+from tokenizer.files import is_tokenizer, same_ids
 from train.checkpoint import step_folder
 
 GROWN = ("embedding.weight", "head.weight")
@@ -46,11 +46,12 @@ def start_from(checkpoint: str, tokenizer: str | None, kernels: str, console: Co
     except (ValueError, OSError, json.JSONDecodeError, SafetensorError) as error:
         raise UserError(f"{what}.checkpoint: {error}") from None
     path = tokenizer or config.get("tokenizer")
+    key = "data.tokenizer" if what == "base" else what
     if not path or not is_tokenizer(path):
-        raise UserError(f"data.tokenizer: {path or 'the checkpoint names no tokenizer'}: not a tokenizer; "
+        raise UserError(f"{key}: {path or 'the checkpoint names no tokenizer'}: not a tokenizer; "
                         "pass data.tokenizer = the folder the base model was trained with")  # fmt: skip
     if not same_ids(path, config.get("tokenizer_sha256", "")):
-        raise UserError(f"data.tokenizer: {path} is not the tokenizer {folder} was trained with, nor one extending "
+        raise UserError(f"{key}: {path} is not the tokenizer {folder} was trained with, nor one extending "
                         "it (`gristmill tokenizer add-special` keeps that link)")  # fmt: skip
     loaded = Tokenizer.load(path)
     try:
@@ -59,7 +60,10 @@ def start_from(checkpoint: str, tokenizer: str | None, kernels: str, console: Co
         raise UserError(f"data.tokenizer: {path}: {error}") from None
     trained_vocab = config["model"]["vocab_size"]
     vocab = max(trained_vocab, loaded.vocab_size)
-    model = GPT(GPTConfig(**{**config["model"], "vocab_size": vocab, "kernels": kernels}))
+    try:
+        model = GPT(GPTConfig(**{**config["model"], "vocab_size": vocab, "kernels": kernels}))
+    except (TypeError, ValueError, RuntimeError) as error:  # unknown keys, or kernels this machine cannot run
+        raise UserError(f"{what}.checkpoint: {folder}: {error}") from None
     if vocab > trained_vocab:
         for name in GROWN:
             if name in weights:
@@ -73,7 +77,3 @@ def start_from(checkpoint: str, tokenizer: str | None, kernels: str, console: Co
     except RuntimeError as error:
         raise UserError(f"{what}.checkpoint: {folder}: weights do not fit its config: {error}") from None
     return Start(model, config, folder, str(Path(path).resolve()), loaded, chat)
-
-
-def tokenizer_fingerprint(start: Start) -> str:
-    return fingerprint(start.tokenizer_path)

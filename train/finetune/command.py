@@ -3,6 +3,7 @@ start from the base checkpoint, and train with the loop `gristmill train` uses (
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -13,13 +14,14 @@ from rich.console import Console
 
 from gristmill_base.errors import UserError
 from tokenizer.chat import ChatFormat, Message, Rendered
-from train.finetune.base import Start, start_from, tokenizer_fingerprint
+from tokenizer.files import fingerprint as fingerprint_of
+from train.finetune.base import Start, start_from
 from train.finetune.config import FinetuneConfig, load_finetune_config
 from train.finetune.dpo import DpoLoss, PairIds, PreferenceOptimization, Reference
 from train.finetune.records import BadRecord, Preference, Skips, conversation, preference, read_records
 from train.finetune.sft import SupervisedFinetuning
-from train.parallel import World, join_world, leave_world
-from train.trainer import autocast_for, fit
+from train.parallel import World, join_world, leave_world, rank_share
+from train.trainer import Job, autocast_for, fit
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,14 +46,16 @@ def _finetune(kind: Literal["sft", "dpo"], config: FinetuneConfig, resume: bool,
                         f"({data.micro_batch} x {world.size})")  # fmt: skip
     torch.manual_seed(run.seed)
     start = start_from(config.base.checkpoint, data.tokenizer, config.base.kernels, console)
+    if Path(run.output).resolve() in (start.folder.resolve(), start.folder.resolve().parent):
+        raise UserError(f"run.output {run.output}: the base checkpoint's own folder; fine-tune into another")
     context = start.model.config.seq_len
     seq_len = data.seq_len or context
     if seq_len > context:
         raise UserError(f"data.seq_len {seq_len}: longer than the base model's context of {context} tokens")
     skips = Skips(fail=data.on_bad == "fail")
-    fingerprint = {"tokenizer_sha256": tokenizer_fingerprint(start), "tokenizer": start.tokenizer_path,
+    fingerprint = {"tokenizer_sha256": fingerprint_of(start.tokenizer_path), "tokenizer": start.tokenizer_path,
                    "eos_id": start.config.get("eos_id"), "model": start.model.config.to_dict(),
-                   "base": str(start.folder)}  # fmt: skip
+                   "base": str(start.folder), "data_sha256": _data_sha256(data.train, data.val)}  # fmt: skip
     pad_id = start.chat.end_id
     if kind == "sft":
         render = _sft_renderer(start.chat, data.learn == "all", seq_len)
@@ -59,7 +63,7 @@ def _finetune(kind: Literal["sft", "dpo"], config: FinetuneConfig, resume: bool,
                            conversation)  # fmt: skip
         _report(console, "conversations", data.train, train, val, skips)
         start.model.to(world.device)
-        job: Any = _built(lambda: SupervisedFinetuning(
+        job: Job = _built(lambda: SupervisedFinetuning(
             start.model, train, val, seq_len, data.micro_batch, data.global_batch, pad_id, world, run.seed,
             run.eval_sequences, fingerprint, start.tokenizer_path, fingerprint["eos_id"]))  # fmt: skip
     else:
@@ -81,10 +85,10 @@ def _dpo_job(config: FinetuneConfig, start: Start, train: list[PairIds], val: li
                                  console, "dpo.reference")  # fmt: skip
     if reference_start.model.config != start.model.config:
         raise UserError(f"dpo.reference: {reference_start.folder} is another model than base.checkpoint")
+    fingerprint["reference"] = str(reference_start.folder)
     autocast = autocast_for(world, config.run)
     frozen = reference_start.model.to(world.device)
-    even = len(val) - len(val) % world.size  # every rank the same number of forward passes (FSDP)
-    val = val[:even][world.rank :: world.size]  # this rank's share of the held-out pairs; reference rows computed once
+    val = rank_share(val[: config.run.eval_sequences], world)  # this rank's held-out pairs, their reference once
     val_reference = Reference(frozen, True, val, data.micro_batch, pad_id, world.device, autocast) if val else None
     reference = Reference(frozen, dpo.precompute_reference, train, data.micro_batch, pad_id, world.device, autocast)
     if dpo.precompute_reference:
@@ -102,6 +106,15 @@ def _built(make: Callable[[], T]) -> T:
         return make()
     except ValueError as error:
         raise UserError(f"data.train: {error}") from None
+
+
+def _data_sha256(*files: str | None) -> str:
+    """sha256 of the data files' bytes, in order: a resumed run must read the data it started with."""
+    digest = hashlib.sha256()
+    for file in files:
+        if file is not None:
+            digest.update(Path(file).read_bytes())
+    return digest.hexdigest()
 
 
 def _sft_renderer(chat: ChatFormat, learn_all: bool, seq_len: int) -> Callable[[list[Message]], Rendered]:

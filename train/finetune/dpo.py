@@ -28,8 +28,7 @@ import torch.nn.functional as F
 from model.gpt import GPT
 from train.data import Position
 from train.parallel import World, all_sum
-
-IGNORE = -100
+from train.windows import IGNORE
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from model.attention import document_positions
 from model.gpt import GPT
 from tokenizer.chat import Rendered
 from train.data import Position
-from train.parallel import World, all_sum
-
-IGNORE = -100
+from train.parallel import World, all_sum, rank_share
+from train.windows import IGNORE, window_masks
 
 
 @dataclass
@@ -103,16 +101,10 @@ class ConversationLoader(Position):
 
 
 def window_loss(model: Callable[..., torch.Tensor], windows: Windows, device: torch.device,
-                reduction: str = "mean") -> torch.Tensor:  # fmt: skip
+                reduction: Literal["mean", "none"] = "mean") -> torch.Tensor:  # fmt: skip
     """The model's loss on packed windows, each conversation attending only to itself from position 0."""
-    documents = torch.from_numpy(windows.documents).to(device)
-    return model(
-        torch.from_numpy(windows.inputs).to(device),
-        torch.from_numpy(windows.targets).to(device),
-        reduction=reduction,
-        documents=documents,
-        positions=document_positions(documents),
-    )
+    inputs, targets = torch.from_numpy(windows.inputs).to(device), torch.from_numpy(windows.targets).to(device)
+    return model(inputs, targets, reduction=reduction, **window_masks(windows.documents, device, restart=True))
 
 
 class SupervisedFinetuning:
@@ -128,9 +120,7 @@ class SupervisedFinetuning:
         self.tokens_per_step = global_batch * seq_len
         self.world, self.micro_batch, self.seq_len, self.pad_id = world, micro_batch, seq_len, pad_id
         self.val = val
-        groups = pack(val, np.arange(len(val)), seq_len)[:eval_windows]
-        even = len(groups) - len(groups) % world.size  # every rank the same number of forward passes (FSDP)
-        self.val_groups = groups[:even][world.rank :: world.size]
+        self.val_groups = rank_share(pack(val, np.arange(len(val)), seq_len)[:eval_windows], world)
 
     def weight(self, batch: Windows) -> float:
         return float((batch.targets != IGNORE).sum())

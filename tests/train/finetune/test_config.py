@@ -38,9 +38,21 @@ def test_config_mistakes_are_one_line(tmp_path: Path, base, capsys) -> None:
         ({"dpo": {"beta": 0}}, "dpo.beta"),
         ({"data": {"micro_batch": 64, "global_batch": 64}}, "fewer than one batch"),
         ({"data": {"tokenizer": str(tmp_path)}}, "data.tokenizer"),
+        ({"run": {"output": str(checkpoint)}}, "the base checkpoint's own folder"),
     ]
     for number, (sections, message) in enumerate(cases):
         config = finetune_config(tmp_path, f"run{number}", checkpoint, CONVERSATIONS, **sections)
         assert main(["finetune", "sft", str(config)]) == 2, message
         error = capsys.readouterr().err.strip().splitlines()
         assert len(error) == 1 and message in error[0], (message, error)
+
+
+def test_resuming_with_other_data_is_refused(tmp_path: Path, base, capsys) -> None:
+    _, checkpoint = base
+    data = tmp_path / "chat.jsonl"
+    data.write_text(CONVERSATIONS.read_text())
+    config = finetune_config(tmp_path, "run", checkpoint, data, run={"steps": 1})
+    assert main(["finetune", "sft", str(config)]) == 0
+    data.write_text(CONVERSATIONS.read_text().replace("366", "365"))
+    assert main(["finetune", "sft", str(config), "--resume", "--set", "run.steps=2"]) == 2
+    assert "data_sha256" in capsys.readouterr().err

@@ -91,6 +91,9 @@ def test_the_exported_chat_model_gives_transformers_the_same_ids_and_logits(tmp_
     hf_model = AutoModelForCausalLM.from_pretrained(tmp_path / "hf").eval()
     start = start_from(str(tmp_path / "sft"), None, "torch", Console(quiet=True))
     start.model.eval()
+    assert main(["export", "--checkpoint", str(checkpoint), "--output", str(tmp_path / "base-hf")]) == 0
+    base_config = json.loads((tmp_path / "base-hf" / "tokenizer_config.json").read_text())
+    assert "chat_template" not in base_config  # the pretrained model has no rows for the chat tokens
     generation = json.loads((tmp_path / "hf" / "generation_config.json").read_text())
     assert start.chat.end_id in generation["eos_token_id"]
     for line in CONVERSATIONS.read_text().splitlines()[:8]:
