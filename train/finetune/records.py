@@ -2,7 +2,8 @@
 
 Conversations come in the OpenAI form (`{"messages": [{"role", "content"}]}`) or the ShareGPT form
 (`{"conversations": [{"from", "value"}]}`, `human` / `gpt` / `system`). Preference pairs are
-`{"prompt", "chosen", "rejected"}` (the prompt a text or a message list, the answers texts) or
+`{"prompt", "chosen", "rejected"}` (the prompt a text or a message list, each answer a text or a list of
+the one assistant message, as TRL's conversational form has it) or
 `{"chosen": [...], "rejected": [...]}`: two conversations that differ only in their last, assistant, message.
 
 A record that cannot be used (not JSON, an unknown role, an empty assistant turn, no assistant turn, ...) is
@@ -142,7 +143,12 @@ def preference(record: dict[str, Any], system_prompt: str | None) -> Preference:
 
 
 def _answer(answer: Any) -> str:
-    """An answer given as text or as the assistant message itself."""
+    """An answer given as text, as the assistant message itself, or as a list of that one message (TRL's
+    conversational form)."""
+    if isinstance(answer, list):
+        if len(answer) != 1:
+            raise BadRecord("an answer list holds more than the one assistant message")
+        answer = answer[0]
     if isinstance(answer, dict):
         answer = _message(answer, "role", "content", {r: r for r in ROLES})
     if isinstance(answer, Message):

@@ -96,6 +96,9 @@ def test_preference_forms():
     as_lists = preference({"chosen": [*prompt, {"role": "assistant", "content": "4"}],
                            "rejected": [*prompt, {"role": "assistant", "content": "5"}]}, None)  # fmt: skip
     assert as_text == as_lists
+    trl_form = preference({"prompt": prompt, "chosen": [{"role": "assistant", "content": "4"}],
+                           "rejected": [{"role": "assistant", "content": "5"}]}, None)  # fmt: skip
+    assert trl_form == as_text
     assert as_text.prompt == [Message("user", "2+2?")] and (as_text.chosen, as_text.rejected) == ("4", "5")
     for record, reason in [
         ({"prompt": "q", "chosen": "a", "rejected": "a"}, "the same"),
@@ -105,6 +108,7 @@ def test_preference_forms():
         ({"chosen": [{"role": "assistant", "content": "a"}, {"role": "user", "content": "a"}],
           "rejected": [{"role": "assistant", "content": "a"}, {"role": "user", "content": "b"}]}, "not the assistant"),
         ({"prompt": "q"}, "an answer is not text"),
+        ({"prompt": "q", "chosen": [{"role": "assistant", "content": "a"}] * 2, "rejected": "b"}, "more than the one"),
     ]:  # fmt: skip
         with pytest.raises(BadRecord, match=reason):
             preference(record, None)
