@@ -104,10 +104,13 @@ class Pretraining:
                             "eos_id": self.eos_id, "model": self.model.config.to_dict()}  # fmt: skip
         self.evaluator = Evaluator(data.path, data.seq_len, data.micro_batch, config.run.eval_sequences, world,
                                    byte_counts, self.masked, self.restart)  # fmt: skip
-        self.tokens_per_step = data.global_batch * data.seq_len
+        self.batch_description = f"{data.global_batch * data.seq_len:,} tokens"
 
     def weight(self, batch: Batch) -> float:
         return float(batch.targets.size)
+
+    def tokens(self, batch: Batch) -> int:
+        return int(batch.inputs.size)
 
     def loss(self, trained: Callable[..., torch.Tensor], batch: Batch, device: torch.device,
              autocast: AbstractContextManager) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip

@@ -42,19 +42,23 @@ def duration(seconds: float) -> str:
 
 
 class Throughput:
-    """Tokens/s, MFU and ETA over the window since the last report."""
+    """Tokens/s, MFU and ETA over the window since the last report. Tokens are what each step really fed (a
+    fine-tune's padding is not counted), so MFU = model FLOPs of those tokens / time / peak."""
 
-    def __init__(self, tokens_per_step: int, flops_per_token: int, peak: float | None, total_steps: int):
-        self.tokens_per_step, self.flops_per_token, self.peak = tokens_per_step, flops_per_token, peak
-        self.total_steps = total_steps
+    def __init__(self, flops_per_token: int, peak: float | None, total_steps: int):
+        self.flops_per_token, self.peak, self.total_steps = flops_per_token, peak, total_steps
         self.window_start: tuple[int, float] | None = None
-        self.timed_steps, self.timed_seconds = 0, 0.0
+        self.window_tokens = 0
+        self.timed_tokens, self.timed_seconds = 0, 0.0
         self.latest: dict[str, float] = {}
 
-    def start_after(self, step: int) -> None:
-        """Start timing after (1-based) `step`: the first step carries warm-up and compilation."""
+    def count(self, step: int, tokens: int) -> None:
+        """(1-based) `step` fed `tokens`. Timing starts after the first step counted: it carries warm-up and
+        compilation."""
         if self.window_start is None:
             self.window_start = (step, time.perf_counter())
+        else:
+            self.window_tokens += tokens
 
     def exclude(self, seconds: float) -> None:
         """Leave out time that is not training (evaluation, checkpoints) from the current window."""
@@ -68,9 +72,9 @@ class Throughput:
             return {}
         first, began = self.window_start
         steps, seconds = step - first, max(now - began, 1e-9)
-        self.timed_steps, self.timed_seconds = self.timed_steps + steps, self.timed_seconds + seconds
-        self.window_start = (step, now)
-        tokens_per_s = steps * self.tokens_per_step / seconds
+        self.timed_tokens, self.timed_seconds = self.timed_tokens + self.window_tokens, self.timed_seconds + seconds
+        tokens_per_s = self.window_tokens / seconds
+        self.window_start, self.window_tokens = (step, now), 0
         figures = {"tokens_per_s": tokens_per_s, "eta_s": (self.total_steps - step) * seconds / steps}
         if self.peak:
             figures["mfu"] = tokens_per_s * self.flops_per_token / self.peak
@@ -78,7 +82,7 @@ class Throughput:
         return figures
 
     def mean_tokens_per_s(self) -> float | None:
-        return self.timed_steps * self.tokens_per_step / self.timed_seconds if self.timed_seconds else None
+        return self.timed_tokens / self.timed_seconds if self.timed_seconds else None
 
 
 class MetricSinks:

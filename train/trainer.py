@@ -45,13 +45,17 @@ class Job(Protocol):
     model: GPT
     loader: Loader
     fingerprint: dict[str, Any]  # written into every checkpoint's config.json; checked on resume
-    tokens_per_step: int  # for throughput and MFU
+    batch_description: str  # what one optimizer step takes, for the start line, e.g. "8 windows of 256 tokens"
     tokenizer: str | None  # for [eval] sets and tasks
     eos_id: int | None
 
     def weight(self, batch: Any) -> float:
         """How many terms the micro-batch's mean loss averages (tokens learned, pairs): a step's loss is the
         mean over all its terms, whatever micro-batch and rank they fell in."""
+        ...
+
+    def tokens(self, batch: Any) -> int:
+        """The tokens the micro-batch really feeds (padding not counted): throughput and MFU count these."""
         ...
 
     def loss(self, trained: Callable[..., torch.Tensor], batch: Any, device: torch.device,
@@ -131,16 +135,16 @@ def fit(job: Job, optim: OptimSection, run: RunSection, evaluation: EvalSection,
     schedule = Schedule(optim.schedule, 1.0, run.steps, optim.warmup, optim.min_ratio)
     peak = peak_flops(world.device, run.peak_tflops)  # of one device: the world's is size times that
     seq_len = model.config.seq_len
-    throughput = Throughput(job.tokens_per_step, model.config.flops_per_token(seq_len),
-                            peak * world.size if peak else None, run.steps)  # fmt: skip
+    throughput = Throughput(model.config.flops_per_token(seq_len), peak * world.size if peak else None, run.steps)
     sinks = MetricSinks(output, run.report_to, run.wandb_project, config_dump, world.main, start)
     console.print(
         f"{job.name}: {model.parameter_count():,} parameters on {world.size} x {world.device.type} "
         f"({'fsdp' if sharded else 'ddp' if world.size > 1 else 'one process'}), kernels {model.ops.name}, "
-        f"{job.tokens_per_step:,} tokens per step ({accumulation} accumulated micro-batches per rank), "
+        f"{job.batch_description} per step ({accumulation} accumulated micro-batches per rank), "
         f"steps {start + 1}..{run.steps}"
     )
     records: list[dict[str, Any]] = []
+    fed = 0  # tokens, over all ranks
     stream = iter(job.loader)
     started = time.perf_counter()
     for step in range(start, run.steps):
@@ -149,7 +153,8 @@ def fit(job: Job, optim: OptimSection, run: RunSection, evaluation: EvalSection,
         figures: dict[str, torch.Tensor] = {}
         batches = [next(stream) for _ in range(accumulation)]
         weights = [job.weight(batch) for batch in batches]
-        total = all_sum([float(sum(weights))], world)[0] or 1.0
+        total, tokens = all_sum([float(sum(weights)), float(sum(map(job.tokens, batches)))], world)
+        total = total or 1.0
         for micro, (batch, weight) in enumerate(zip(batches, weights, strict=True)):
             share = weight / total  # of the step's loss terms over all ranks; DDP averages over ranks
             with gradient_sync(wrapped, micro == accumulation - 1):
@@ -164,7 +169,8 @@ def fit(job: Job, optim: OptimSection, run: RunSection, evaluation: EvalSection,
         record = {"step": step + 1, "loss": all_sum([loss_sum.item()], world)[0],
                   "lr": optimizers.adamw_lr, "grad_norm": grad_norm}  # fmt: skip
         record.update(_ratios(figures, world))
-        throughput.start_after(step + 1)
+        throughput.count(step + 1, int(tokens))
+        fed += int(tokens)
         done = step + 1 == run.steps
         if (run.eval_every and (step + 1) % run.eval_every == 0) or done:
             began = time.perf_counter()
@@ -188,7 +194,7 @@ def fit(job: Job, optim: OptimSection, run: RunSection, evaluation: EvalSection,
             throughput.exclude(time.perf_counter() - began)
     sinks.close()
     if records:
-        _summarise(console, job, records, throughput, time.perf_counter() - started, output)
+        _summarise(console, job, records, throughput, time.perf_counter() - started, output, fed)
     return records
 
 
@@ -223,9 +229,8 @@ def _save(output: Path, step: int, job: Job, optimizers: Optimizers, fingerprint
 
 
 def _summarise(console: Console, job: Job, records: list[dict[str, Any]], throughput: Throughput, seconds: float,
-               output: Path) -> None:  # fmt: skip
+               output: Path, tokens: int) -> None:  # fmt: skip
     last, model = records[-1], job.model
-    tokens = len(records) * job.tokens_per_step
     facts = [
         ("steps", f"{records[0]['step']}..{last['step']} ({tokens:,} tokens) in {duration(seconds)}"),
         ("model", f"{model.parameter_count():,} parameters, {model.config.flops_per_token():,} FLOPs per token"),

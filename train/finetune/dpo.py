@@ -47,6 +47,7 @@ class PairBatch:
     indices: np.ndarray  # the pairs' indices in the data set (for precomputed reference log-probabilities)
     tokens: np.ndarray  # int64 [2 x pairs, length]: the chosen sequences, then the rejected ones
     targets: np.ndarray  # int64 [2 x pairs, length]: the answer tokens, IGNORE elsewhere
+    real: int  # tokens fed that are not padding
 
 
 def pair_batch(pairs: list[PairIds], indices: np.ndarray, pad_id: int) -> PairBatch:
@@ -60,7 +61,7 @@ def pair_batch(pairs: list[PairIds], indices: np.ndarray, pad_id: int) -> PairBa
         ids = prompt + answer
         tokens[row, : len(ids) - 1] = ids[:-1]
         targets[row, len(prompt) - 1 : len(ids) - 1] = answer
-    return PairBatch(np.asarray(indices), tokens, targets)
+    return PairBatch(np.asarray(indices), tokens, targets, sum(len(p) + len(a) - 1 for p, a in sequences))
 
 
 def sequence_logps(model: Callable[..., torch.Tensor], batch: PairBatch, device: torch.device) -> torch.Tensor:
@@ -161,13 +162,15 @@ class PreferenceOptimization:
         self.model, self.fingerprint, self.tokenizer, self.eos_id = model, fingerprint, tokenizer, eos_id
         self.reference, self.val_reference, self.dpo = reference, val_reference, loss
         self.loader = PairLoader(train, micro_batch, pad_id, world.rank, world.size, seed)
-        mean_length = sum(pair.longest for pair in train) / len(train)  # each batch pads to its longest: at least this
-        self.tokens_per_step = round(global_batch * 2 * mean_length)
+        self.batch_description = f"{global_batch} preference pairs"
         self.world, self.micro_batch, self.pad_id = world, micro_batch, pad_id
         self.val = val  # this rank's share
 
     def weight(self, batch: PairBatch) -> float:
         return float(len(batch.indices))
+
+    def tokens(self, batch: PairBatch) -> int:
+        return batch.real
 
     def loss(self, trained: Callable[..., torch.Tensor], batch: PairBatch, device: torch.device,
              autocast: AbstractContextManager) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip

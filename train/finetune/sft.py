@@ -31,6 +31,7 @@ class Windows:
     inputs: np.ndarray  # int64 [batch, seq_len]
     targets: np.ndarray  # int64 [batch, seq_len], IGNORE where nothing is learned
     documents: np.ndarray  # int64 [batch, seq_len]: the conversation of each position (padding: its own)
+    real: int  # positions holding a conversation's token (the rest is padding)
 
 
 def pack(conversations: list[Rendered], order: np.ndarray, seq_len: int) -> list[list[int]]:
@@ -53,6 +54,7 @@ def windows_of(conversations: list[Rendered], groups: list[list[int]], seq_len: 
     shape = (len(groups), seq_len)
     inputs, targets = np.full(shape, pad_id, np.int64), np.full(shape, IGNORE, np.int64)
     documents = np.empty(shape, np.int64)
+    real = 0
     for row, group in enumerate(groups):
         at = 0
         for number, index in enumerate(group):
@@ -63,7 +65,8 @@ def windows_of(conversations: list[Rendered], groups: list[list[int]], seq_len: 
             documents[row, at : at + size] = number
             at += size
         documents[row, at:] = len(group)  # padding: a document of its own, never seen by a real token
-    return Windows(inputs, targets, documents)
+        real += at
+    return Windows(inputs, targets, documents, real)
 
 
 class ConversationLoader(Position):
@@ -117,13 +120,16 @@ class SupervisedFinetuning:
                  fingerprint: dict[str, Any], tokenizer: str, eos_id: int | None):  # fmt: skip
         self.model, self.fingerprint, self.tokenizer, self.eos_id = model, fingerprint, tokenizer, eos_id
         self.loader = ConversationLoader(train, seq_len, micro_batch, pad_id, world.rank, world.size, seed)
-        self.tokens_per_step = global_batch * seq_len
+        self.batch_description = f"{global_batch} packed windows of {seq_len} tokens"
         self.world, self.micro_batch, self.seq_len, self.pad_id = world, micro_batch, seq_len, pad_id
         self.val = val
         self.val_groups = rank_share(pack(val, np.arange(len(val)), seq_len)[:eval_windows], world)
 
     def weight(self, batch: Windows) -> float:
         return float((batch.targets != IGNORE).sum())
+
+    def tokens(self, batch: Windows) -> int:
+        return batch.real
 
     def loss(self, trained: Callable[..., torch.Tensor], batch: Windows, device: torch.device,
              autocast: AbstractContextManager) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
