@@ -400,6 +400,12 @@ class Bench:
         self.contention.append((max(others, 0.0) / (measured.wall_s * (os.cpu_count() or 1)), name))
         return measured
 
+    def trl(self, label: str, spec_path: Path, spec: dict) -> tuple[common.Measured, dict]:
+        """Run TRL's side in a child from its spec (written to `spec_path`); the measurement and its result."""
+        spec_path.write_text(json.dumps(spec))
+        measured = self.child(label, ["--child", "trl", str(spec_path)])
+        return measured, json.loads(Path(spec["result"]).read_text())
+
     def messages(self, record: dict[str, Any]) -> list[Any]:
         from train.finetune.records import conversation
 
@@ -451,10 +457,7 @@ class Bench:
                     "steps": args.sft_steps, "lr": args.lr, "seq_len": args.seq_len, "packing": packing,
                     "threads": args.threads, "out": str(folder / f"trl-{int(packing)}"), "first": len(plan[0]),
                     "result": str(folder / f"trl-{int(packing)}.json")}  # fmt: skip
-            spec_path = folder / f"trl-{int(packing)}-spec.json"
-            spec_path.write_text(json.dumps(spec))
-            measured = self.child(f"{name}-sft-trl-{int(packing)}", ["--child", "trl", str(spec_path)])
-            out = json.loads(Path(spec["result"]).read_text())
+            measured, out = self.trl(f"{name}-sft-trl-{int(packing)}", folder / f"trl-{int(packing)}-spec.json", spec)
             steps_log = [e for e in out["log"] if "loss" in e and "num_tokens" in e]
             cumulative = [int(e["num_tokens"]) for e in steps_log]
             tokens = [b - a for a, b in zip([0, *cumulative], cumulative, strict=False)]
@@ -551,10 +554,7 @@ class Bench:
                     "steps": args.dpo_steps, "lr": args.dpo_lr, "seq_len": args.seq_len, "beta": args.beta,
                     "precompute": precompute, "threads": args.threads, "out": str(folder / f"trl-{tag}"),
                     "result": str(folder / f"trl-{tag}.json")}  # fmt: skip
-            spec_path = folder / f"trl-{tag}-spec.json"
-            spec_path.write_text(json.dumps(spec))
-            measured = self.child(f"{name}-dpo-trl-{tag}", ["--child", "trl", str(spec_path)])
-            out = json.loads(Path(spec["result"]).read_text())
+            measured, out = self.trl(f"{name}-dpo-trl-{tag}", folder / f"trl-{tag}-spec.json", spec)
             steps_log = [e for e in out["log"] if "loss" in e and "rewards/accuracies" in e]
             theirs = self.dpo_row(f"TRL DPOTrainer, {how}", measured, out["times"], [e["loss"] for e in steps_log],
                                   [e["rewards/accuracies"] for e in steps_log],
@@ -670,22 +670,16 @@ def main() -> None:
     for name in args.sets:
         bench.dpo(name, sets[name][1])
     say()
-    headers = ["SFT", "steps timed", "conversations", "real tokens", "step s", "tokens/s", "wall s",
-               "peak RSS MiB", "loss step 1", "loss last"]  # fmt: skip
-    rows = bench.sft_rows
-    per_set = len(rows) // len(args.sets)
-    for number, name in enumerate(args.sets):
-        say(f"{name}:")
-        common.table(say, headers, rows[number * per_set : (number + 1) * per_set])
-        say()
-    headers = ["DPO", "steps timed", "pairs", "step s", "pairs/s", "wall s", "peak RSS MiB", "loss step 1",
-               "loss last", "reward accuracy last", "margin last"]  # fmt: skip
-    rows = bench.dpo_rows
-    per_set = len(rows) // len(args.sets)
-    for number, name in enumerate(args.sets):
-        say(f"{name}:")
-        common.table(say, headers, rows[number * per_set : (number + 1) * per_set])
-        say()
+    sft_headers = ["SFT", "steps timed", "conversations", "real tokens", "step s", "tokens/s", "wall s",
+                   "peak RSS MiB", "loss step 1", "loss last"]  # fmt: skip
+    dpo_headers = ["DPO", "steps timed", "pairs", "step s", "pairs/s", "wall s", "peak RSS MiB", "loss step 1",
+                   "loss last", "reward accuracy last", "margin last"]  # fmt: skip
+    for headers, rows in ((sft_headers, bench.sft_rows), (dpo_headers, bench.dpo_rows)):
+        per_set = len(rows) // len(args.sets)
+        for number, name in enumerate(args.sets):
+            say(f"{name}:")
+            common.table(say, headers, rows[number * per_set : (number + 1) * per_set])
+            say()
     say("ratios (above 1: gristmill faster):")
     for line in bench.ratios:
         say(f"  {line}")
