@@ -64,6 +64,11 @@ class Batch:
     targets: np.ndarray  # int64 [batch, seq_len]
     documents: np.ndarray | None = None  # int64 [batch, seq_len + 1]: document index of each window token
 
+    @property
+    def input_documents(self) -> np.ndarray | None:
+        """The document of each input token (the first seq_len of each window's)."""
+        return None if self.documents is None else self.documents[:, :-1]
+
 
 class Position:
     """Where a loader stands in its seeded order, the part of it a checkpoint keeps: the epoch and the batches

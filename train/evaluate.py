@@ -77,7 +77,8 @@ class Evaluator:
             group = windows[start : start + self.micro_batch]
             inputs = torch.from_numpy(np.concatenate([w.inputs for w in group])).to(self.world.device)
             targets = torch.from_numpy(np.concatenate([w.targets for w in group])).to(self.world.device)
-            documents = np.concatenate([w.documents[:, :-1] for w in group]) if group[0].documents is not None else None
+            masked = group[0].documents is not None
+            documents = np.concatenate([w.input_documents for w in group]) if masked else None
             with autocast:
                 masks = window_masks(documents, self.world.device, self.restart)
                 losses = model(inputs, targets, reduction="none", **masks).float()

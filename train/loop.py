@@ -16,7 +16,6 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from rich.console import Console
 
@@ -73,11 +72,6 @@ def run_training(config: TrainConfig, resume: bool = False, console: Console | N
         leave_world(world)
 
 
-def input_documents(batch: Batch) -> np.ndarray | None:
-    """The document of each input token (a batch carries them for its windows' seq_len + 1 tokens)."""
-    return None if batch.documents is None else batch.documents[:, :-1]
-
-
 class Pretraining:
     """The `Job` of `gristmill train`: windows of packed shards, next-token loss on every position; with
     `data.document_mask`, attention stays inside each document (and positions restart with
@@ -116,7 +110,7 @@ class Pretraining:
              autocast: AbstractContextManager) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
         inputs, targets = to_device(batch.inputs, device), to_device(batch.targets, device)
         with autocast:
-            return trained(inputs, targets, **window_masks(input_documents(batch), device, self.restart)), {}
+            return trained(inputs, targets, **window_masks(batch.input_documents, device, self.restart)), {}
 
     def evaluate(self, model: GPT, autocast: AbstractContextManager) -> dict[str, float]:
         return self.evaluator(model, autocast)

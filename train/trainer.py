@@ -166,9 +166,10 @@ def fit(job: Job, optim: OptimSection, run: RunSection, evaluation: EvalSection,
         grad_norm = _grad_norm(model, optim.grad_clip)
         optimizers.step()
         optimizers.zero_grad()
-        record = {"step": step + 1, "loss": all_sum([loss_sum.item()], world)[0],
-                  "lr": optimizers.adamw_lr, "grad_norm": grad_norm}  # fmt: skip
-        record.update(_ratios(figures, world))
+        keys = sorted(figures)  # one collective for the loss and every figure
+        summed = all_sum([loss_sum.item(), *(float(x) for key in keys for x in figures[key].tolist())], world)
+        record = {"step": step + 1, "loss": summed[0], "lr": optimizers.adamw_lr, "grad_norm": grad_norm}
+        record.update(_ratios(keys, summed[1:]))
         throughput.count(step + 1, int(tokens))
         fed += int(tokens)
         done = step + 1 == run.steps
@@ -198,13 +199,9 @@ def fit(job: Job, optim: OptimSection, run: RunSection, evaluation: EvalSection,
     return records
 
 
-def _ratios(figures: dict[str, torch.Tensor], world: World) -> dict[str, float]:
-    """Each reported figure, a (sum, count) pair per micro-batch, as sum / count over micro-batches and ranks."""
-    keys = sorted(figures)
-    if not keys:
-        return {}
-    totals = all_sum([float(x) for key in keys for x in figures[key].tolist()], world)
-    return {key: totals[2 * i] / totals[2 * i + 1] for i, key in enumerate(keys) if totals[2 * i + 1]}
+def _ratios(keys: list[str], sums: list[float]) -> dict[str, float]:
+    """Each reported figure, summed as a (sum, count) pair over micro-batches and ranks, as sum / count."""
+    return {key: sums[2 * i] / sums[2 * i + 1] for i, key in enumerate(keys) if sums[2 * i + 1]}
 
 
 def _training_evaluation(evaluation: EvalSection, run: RunSection, job: Job, world: World,

@@ -3,6 +3,7 @@ start from the base checkpoint, and train with the loop `gristmill train` uses (
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -81,13 +82,16 @@ def _finetune(kind: Literal["sft", "dpo"], config: FinetuneConfig, resume: bool,
 def _dpo_job(config: FinetuneConfig, start: Start, train: list[PairIds], val: list[PairIds], pad_id: int,
              world: World, fingerprint: dict[str, Any], console: Console) -> PreferenceOptimization:  # fmt: skip
     data, dpo = config.data, config.dpo
-    reference_start = start_from(dpo.reference or config.base.checkpoint, start.tokenizer_path, config.base.kernels,
-                                 console, "dpo.reference")  # fmt: skip
-    if reference_start.model.config != start.model.config:
-        raise UserError(f"dpo.reference: {reference_start.folder} is another model than base.checkpoint")
-    fingerprint["reference"] = str(reference_start.folder)
+    if dpo.reference is None:  # the starting model itself, frozen: a copy, not a second read of its checkpoint
+        frozen, reference_folder = copy.deepcopy(start.model), start.folder
+    else:
+        reference = start_from(dpo.reference, start.tokenizer_path, config.base.kernels, console, "dpo.reference")
+        if reference.model.config != start.model.config:
+            raise UserError(f"dpo.reference: {reference.folder} is another model than base.checkpoint")
+        frozen, reference_folder = reference.model, reference.folder
+    fingerprint["reference"] = str(reference_folder)
     autocast = autocast_for(world, config.run)
-    frozen = reference_start.model.to(world.device)
+    frozen = frozen.to(world.device)
     val = rank_share(val[: config.run.eval_sequences], world)  # this rank's held-out pairs, their reference once
     val_reference = Reference(frozen, True, val, data.micro_batch, pad_id, world.device, autocast) if val else None
     reference = Reference(frozen, dpo.precompute_reference, train, data.micro_batch, pad_id, world.device, autocast)

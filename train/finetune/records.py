@@ -24,6 +24,7 @@ from gristmill_base.atomic import write_text_atomic
 from gristmill_base.errors import UserError
 from tokenizer.chat import ROLES, Message
 
+OPENAI_ROLES = {role: role for role in ROLES}
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
 
 
@@ -89,7 +90,7 @@ def read_records(path: Path, skips: Skips) -> Iterator[tuple[int, dict[str, Any]
 def conversation(record: dict[str, Any], system_prompt: str | None) -> list[Message]:
     """The messages of an OpenAI- or ShareGPT-form record, `system_prompt` first where it has no system message."""
     if isinstance(record.get("messages"), list):
-        messages = [_message(m, "role", "content", {r: r for r in ROLES}) for m in record["messages"]]
+        messages = [_message(m, "role", "content", OPENAI_ROLES) for m in record["messages"]]
     elif isinstance(record.get("conversations"), list):
         messages = [_message(m, "from", "value", SHAREGPT_ROLES) for m in record["conversations"]]
     else:
@@ -123,12 +124,12 @@ def preference(record: dict[str, Any], system_prompt: str | None) -> Preference:
         if isinstance(prompt, str):
             messages = [Message("user", prompt)]
         elif isinstance(prompt, list):
-            messages = [_message(m, "role", "content", {r: r for r in ROLES}) for m in prompt]
+            messages = [_message(m, "role", "content", OPENAI_ROLES) for m in prompt]
         else:
             raise BadRecord("`prompt` is neither text nor a message list")
         answers = [_answer(chosen), _answer(rejected)]
     elif isinstance(chosen, list) and isinstance(rejected, list) and chosen and rejected:
-        whole = [[_message(m, "role", "content", {r: r for r in ROLES}) for m in side] for side in (chosen, rejected)]
+        whole = [[_message(m, "role", "content", OPENAI_ROLES) for m in side] for side in (chosen, rejected)]
         if whole[0][:-1] != whole[1][:-1]:
             raise BadRecord("chosen and rejected differ before their last message")
         messages = whole[0][:-1]
@@ -150,7 +151,7 @@ def _answer(answer: Any) -> str:
             raise BadRecord("an answer list holds more than the one assistant message")
         answer = answer[0]
     if isinstance(answer, dict):
-        answer = _message(answer, "role", "content", {r: r for r in ROLES})
+        answer = _message(answer, "role", "content", OPENAI_ROLES)
     if isinstance(answer, Message):
         if answer.role != "assistant":
             raise BadRecord("the last message of chosen / rejected is not the assistant's")
