@@ -4,13 +4,35 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 from datatrove.executor import LocalPipelineExecutor, SlurmPipelineExecutor
 from datatrove.executor.base import PipelineExecutor
 from datatrove.pipeline.base import PipelineStep
+from datatrove.utils.stats import PipelineStats
 
 from gristmill_base.errors import UserError
+from gristmill_base.lifetime import ProcessIdentity, children_die_with_this_process, die_with
 from pipeline.recipe import ExecutorSection, RayOptions
+
+
+class BoundLocalExecutor(LocalPipelineExecutor):
+    """datatrove's local executor whose processes die with the command that runs it, however it dies: its
+    workers come from a fork server (their parent is the fork server, which lives while they do), and with
+    the command killed alone they lived on, holding its Manager, the run folder and their task's files."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.command = ProcessIdentity.current()
+
+    def run(self) -> Any:
+        with children_die_with_this_process():  # the Manager datatrove forks, what tasks run here fork
+            return super().run()
+
+    def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1) -> PipelineStats:
+        die_with(self.command)  # in a worker (a no-op where the command runs the task itself)
+        with children_die_with_this_process():  # what the task forks dies with the worker
+            return super()._run_for_rank(rank, local_rank, node_rank)
 
 
 def build_executor(
@@ -23,7 +45,7 @@ def build_executor(
     """A real datatrove executor; `logging_dir` holds its completion markers, logs and raw stats. On Slurm,
     `after_slurm_job` is a submitted job this one starts after (once it ended well)."""
     if section.kind == "local":
-        return LocalPipelineExecutor(
+        return BoundLocalExecutor(
             pipeline, tasks=tasks, workers=min(section.workers, tasks), logging_dir=str(logging_dir)
         )
     if section.kind == "slurm":

@@ -28,6 +28,7 @@ def prepare_run(
     output: str | Path | None = None,
     workers: int | None = None,
     limit: int | None = None,
+    allow_empty_inputs: bool = False,
 ) -> PreparedRun:
     """Everything that can go wrong with the request goes wrong here, before any work starts."""
     recipe_path = Path(recipe_path)
@@ -48,6 +49,8 @@ def prepare_run(
         if limit < 1:
             raise UserError(f"--limit: expected a number >= 1, got {limit}")
         recipe.run.limit = limit
+    if allow_empty_inputs:
+        recipe.run.allow_empty_inputs = True
     ingest = recipe.ingest
     try:
         files = resolve_inputs(ingest.inputs, ingest.format, ingest.glob, ingest.paths_prefix, ingest.text_field)

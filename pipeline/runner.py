@@ -9,7 +9,6 @@ exactly the documents of an uninterrupted one.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -18,7 +17,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from rich.console import Console
 
 from gristmill_base.atomic import write_json_atomic, write_text_atomic
 from gristmill_base.errors import UserError
+from gristmill_base.folder_lock import hold_folder
 from gristmill_base.version import __version__
 from pipeline.classifier.model import model_fingerprint
 from pipeline.executors import build_executor
@@ -41,9 +41,16 @@ from pipeline.schema import document_schema
 from pipeline.steps.dedup import read_cluster_stats
 from pipeline.steps.repeats import renamed_note
 from pipeline.steps.shard import shards_dir
-from pipeline.summary import load_stage_totals, print_summary, save_summary
+from pipeline.summary import load_stage_totals, print_empty_inputs, print_summary, save_summary
 
-IGNORED_ON_RESUME = {("gristmill",), ("executor", "workers"), ("run", "keep_intermediate")}
+IGNORED_ON_RESUME = {
+    ("gristmill",),
+    ("executor", "workers"),
+    ("run", "keep_intermediate"),
+    ("run", "output"),  # where the run folder is, not what it holds (and --output overrides it)
+    ("run", "allow_empty_inputs"),
+}
+EXIT_EMPTY_INPUTS = 3  # complete, but an input file yielded no document (1: tasks failed; 2: bad request)
 
 
 @dataclass
@@ -52,6 +59,15 @@ class RunResult:
     complete: bool
     manifest: dict[str, Any] | None
     failed_tasks: list[int]
+    empty_inputs: dict[str, str] = field(default_factory=dict)  # input file -> what it held, when no document
+    allow_empty_inputs: bool = False
+
+    @property
+    def exit_status(self) -> int:
+        """The command's exit status: 0 for a complete run (or one submitted to Slurm)."""
+        if self.failed_tasks:
+            return 1
+        return EXIT_EMPTY_INPUTS if self.empty_inputs and not self.allow_empty_inputs else 0
 
 
 def resolved_recipe(prepared: PreparedRun) -> dict[str, Any]:
@@ -141,22 +157,13 @@ def stderr_to(path: Path) -> Iterator[None]:
             os.close(saved)
 
 
-@contextlib.contextmanager
-def run_dir_lock(run_dir: Path) -> Iterator[None]:
-    """One `gristmill run` per run folder at a time; the OS drops the lock when the process dies."""
+def run_dir_lock(run_dir: Path) -> contextlib.AbstractContextManager[None]:
+    """One `gristmill run` per run folder at a time; how, and why a killed run never blocks its rerun:
+    gristmill_base.folder_lock."""
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"--output {run_dir}: exists and is not a folder")
     run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / ".lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            message = f"{run_dir} is in use by another gristmill run; wait for it or choose another --output"
-            raise UserError(message) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return hold_folder(run_dir, "gristmill run", "choose another --output")
 
 
 def execute(prepared: PreparedRun, console: Console) -> RunResult:
@@ -248,4 +255,7 @@ def _execute_locked(prepared: PreparedRun, console: Console) -> RunResult:
     print_summary(console, run_dir, totals, manifest, wall, clusters)
     if note := renamed_note(run_dir):
         console.print(note)
-    return RunResult(run_dir, True, manifest, [])
+    allowed = prepared.recipe.run.allow_empty_inputs
+    result = RunResult(run_dir, True, manifest, [], totals[0].empty_inputs, allowed)
+    print_empty_inputs(console, result.empty_inputs, None if allowed else result.exit_status)
+    return result

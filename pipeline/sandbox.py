@@ -8,9 +8,12 @@ overruns. The child is long-lived; only a timeout or a crash costs a restart.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
+
+from gristmill_base.lifetime import die_with_parent
 
 
 class CallTimedOut(Exception):
@@ -21,7 +24,8 @@ class CallFailed(Exception):
     """The call raised in the child, or the child died (e.g. killed for memory)."""
 
 
-def _serve(conn: Connection, fn: Callable[..., Any]) -> None:
+def _serve(conn: Connection, fn: Callable[..., Any], parent_pid: int) -> None:
+    die_with_parent(parent_pid)  # `daemon` covers a parent that exits; this, one that is killed
     while True:
         try:
             args = conn.recv()
@@ -63,7 +67,7 @@ class TimeLimitedWorker:
             self._stop_child()
             context = multiprocessing.get_context("fork")
             parent, child = context.Pipe()
-            self._process = context.Process(target=_serve, args=(child, self.fn), daemon=True)
+            self._process = context.Process(target=_serve, args=(child, self.fn, os.getpid()), daemon=True)
             self._process.start()
             child.close()
             self._conn = parent

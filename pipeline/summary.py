@@ -10,6 +10,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from gristmill_base.atomic import write_json_atomic
@@ -28,6 +29,7 @@ class StageTotals:
     bytes_out: int = 0
     seconds: float = 0.0
     files: int = 0
+    empty_inputs: dict[str, str] = field(default_factory=dict)
 
 
 def load_stage_totals(run_dir: Path, stages: list[str]) -> list[StageTotals]:
@@ -42,6 +44,7 @@ def load_stage_totals(run_dir: Path, stages: list[str]) -> list[StageTotals]:
             total.removed.update(data["removed"])
             total.removed_bytes.update(data.get("removed_bytes", {}))
             total.skipped.update(data["skipped"])
+            total.empty_inputs.update(data.get("empty_inputs", {}))  # absent in run folders of earlier versions
         totals.append(total)
     return totals
 
@@ -119,6 +122,27 @@ def print_summary(
         f"{first.docs_in:,} documents in {wall_seconds:,.1f} s of wall time = {rate:,.0f} docs/s"
     )
     console.print(f"what each rule removed and kept, with examples: gristmill report {run_dir} --html report.html")
+
+
+def print_empty_inputs(console: Console, empty: dict[str, str], exit_status: int | None) -> None:
+    """Input files that yielded no document at all (a file of another format, an empty or unreadable one), each
+    with what it held instead; last and in red unless allowed (`exit_status` None), since the counted lines
+    above are easy to miss."""
+    if not empty:
+        return
+    count = f"{len(empty)} input file{'' if len(empty) == 1 else 's'}"
+    if exit_status is None:
+        console.print(f"{count} yielded no document (allowed by allow_empty_inputs):")
+    else:
+        console.print(f"[bold red]{count} yielded no document at all:[/]")
+    for path, held in sorted(empty.items()):
+        console.print(f"  {escape(path)}  ({escape(held)})", soft_wrap=True)  # whole, to be copied
+    if exit_status is not None:
+        console.print(
+            f"[red]so this run is not a success (exit status {exit_status}), although its shards are written: check "
+            "these inputs, or pass --allow-empty-inputs (or set allow_empty_inputs = true under \\[run]) if they "
+            "may hold no document.[/]"
+        )
 
 
 def describe_clusters(stats: dict[str, Any]) -> str:

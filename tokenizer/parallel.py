@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Protocol
 
+from gristmill_base.lifetime import children_die_with_this_process
+
 
 class Encoder(Protocol):
     """What a worker needs of the tokenizer (picklable, with `encode`): `tokenizer.core` imports this module,
@@ -32,7 +34,10 @@ def encode_in_processes(
 ) -> list[list[int]]:
     """The ids of every text, in order; slices of about equal text size, four per worker."""
     slices = _slices(texts, workers * 4)
-    with ProcessPoolExecutor(workers, initializer=_start, initargs=(tokenizer,)) as pool:
+    with (
+        children_die_with_this_process(),  # a killed command leaves no worker behind
+        ProcessPoolExecutor(workers, initializer=_start, initargs=(tokenizer,)) as pool,
+    ):
         parts = pool.map(_encode_slice, slices, [options] * len(slices))
         return [ids for part in parts for ids in part]
 

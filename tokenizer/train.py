@@ -23,12 +23,14 @@ from typing import Literal
 import regex
 from rich.progress import DownloadColumn, Progress
 
+from gristmill_base.lifetime import children_die_with_this_process
 from tokenizer.core import Tokenizer
 from tokenizer.definition import added_finder, specials_after
 from tokenizer.engine import Cutter
-from tokenizer.merges import learn
+from tokenizer.errors import SettingError
+from tokenizer.merges import MASK, SHIFT, learn
 from tokenizer.patterns import DEFAULT, resolve_pattern
-from tokenizer.sources import input_files, read_texts
+from tokenizer.sources import input_files, is_structured, read_texts
 from tokenizer.tables import BytesTable, Pretokens, add_counts, pretokens_of
 
 BATCH_CHARS = 1 << 20  # text per counting call: small enough that the text held is a few MB
@@ -106,12 +108,11 @@ def train_bpe(
     Merging stops at pairs occurring fewer than `min_frequency` times (default 1: any pair that occurs, as
     HF's default 0). When the corpus cannot give `vocab_size` tokens the tokenizer is smaller:
     `tokenizer.training` (the `stats` given, or new ones) says by how much and why, and with `warn` a
-    ShortVocabularyWarning says it too."""
+    ShortVocabularyWarning says it too. A setting that cannot work is a SettingError (a ValueError) naming it;
+    inputs that hold no text at all are a ValueError, not a 256-token tokenizer."""
     specials = list(dict.fromkeys(special_tokens or []))
+    check_settings(vocab_size, specials, pattern, min_frequency, workers)
     merges_wanted = vocab_size - 256 - len(specials)
-    if merges_wanted < 0:
-        raise ValueError(f"vocab_size: {vocab_size} is smaller than 256 bytes + {len(specials)} special tokens")
-    resolve_pattern(pattern)
     stats = stats or TrainingStats()
     files = input_files(list(inputs))
     total_bytes = sum(path.stat().st_size for path in files)
@@ -127,6 +128,8 @@ def train_bpe(
         merging = progress.add_task("merges", total=merges_wanted)
         learned = learn(counts, merges_wanted, min_frequency, lambda done: progress.update(merging, completed=done))
         stats.merge_seconds = time.perf_counter() - started
+    if not stats.text_bytes:
+        raise _no_text(files, text_column, stats.documents)
     ids = {bytes([i]): i for i in range(256)}
     for left, right in learned.merges:
         ids.setdefault(left + right, len(ids))
@@ -143,6 +146,26 @@ def train_bpe(
     if warn and message:
         warnings.warn(message, ShortVocabularyWarning, stacklevel=2)
     return tokenizer
+
+
+def check_settings(vocab_size: int, specials: list[str], pattern: str, min_frequency: int, workers: int) -> None:
+    """A SettingError for the first setting `train_bpe` cannot work with, before any text is read."""
+    if vocab_size < 256 + len(specials):
+        raise SettingError("vocab_size", vocab_size, f"smaller than 256 bytes + {len(specials)} special tokens")
+    if vocab_size > MASK + 1:
+        raise SettingError("vocab_size", vocab_size, f"at most {MASK + 1:,} (ids are stored in {SHIFT} bits)")
+    resolve_pattern(pattern)
+    if min_frequency < 0:
+        raise SettingError("min_frequency", min_frequency, "expected 0 or more (0 and 1 merge any pair that occurs)")
+    if workers < 1:
+        raise SettingError("workers", workers, "expected 1 or more")
+
+
+def _no_text(files: list[Path], text_column: str, documents: int) -> ValueError:
+    """Why a training read no text at all: the field or column named holds none, or the files are empty."""
+    if any(is_structured(path) for path in files):
+        return SettingError("text_column", text_column, f"no text there in the {documents:,} documents read")
+    return ValueError(f"{', '.join(map(str, files[:3]))}{', ...' if len(files) > 3 else ''}: no text")
 
 
 def _texts(files: list[Path], text_column: str, stats: TrainingStats, tick: Callable[[], None]) -> Iterator[str]:
@@ -166,7 +189,10 @@ def count_pretokens(texts: Iterable[str], pattern: str, special_tokens: list[str
         for batch in batches:
             counts = cutter.count(_without_specials(batch, specials), counts)
         return pretokens_of(counts)
-    with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(pattern, special_tokens)) as pool:
+    with (
+        children_die_with_this_process(),  # a killed command leaves no worker behind
+        ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(pattern, special_tokens)) as pool,
+    ):
         pending = []
         for batch in batches:
             pending.append(pool.submit(_count_batch, batch))

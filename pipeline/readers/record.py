@@ -24,7 +24,8 @@ class Record:
     """One record read from an input file.
 
     `document` is False for records that are not documents at all (WARC request, metadata,
-    warcinfo): they are counted by type but never written anywhere.
+    warcinfo): they are counted by type but never written anywhere. `unreadable` is True for a record
+    that stands for data that could not be read (see `failure`), not for a document found in the file.
     """
 
     id: str
@@ -39,6 +40,7 @@ class Record:
     removed_by: str | None = None
     removed_detail: str | None = None
     document: bool = True
+    unreadable: bool = False
 
 
 def stable_id(source: str) -> str:
@@ -48,7 +50,9 @@ def stable_id(source: str) -> str:
 
 def failure(source: str, position: int, rule: str, detail: str) -> Record:
     """A record standing for data that could not be read (corrupt stream, unreadable file)."""
-    return Record(id=stable_id(source), source=source, position=position, removed_by=rule, removed_detail=detail)
+    return Record(
+        id=stable_id(source), source=source, position=position, removed_by=rule, removed_detail=detail, unreadable=True
+    )
 
 
 def parse_date(value: object) -> datetime | None:

@@ -13,7 +13,8 @@ from gristmill_base.atomic import write_json_atomic
 @dataclass
 class StageCounters:
     """docs_in == kept + sum(removed.values()) always holds; `removed_bytes` is the UTF-8 text of the removed
-    documents by rule, so a report's funnel has bytes per rule; `skipped` counts non-document records."""
+    documents by rule, so a report's funnel has bytes per rule; `skipped` counts non-document records;
+    `empty_inputs` (ingest) names each input file that yielded no document at all, with what it held."""
 
     stage: str
     task: int
@@ -26,6 +27,7 @@ class StageCounters:
     bytes_out: int = 0
     seconds: float = 0.0
     files: int = 0
+    empty_inputs: dict[str, str] = field(default_factory=dict)
 
     def count_kept(self, text_bytes: int) -> None:
         self.docs_in += 1

@@ -9,6 +9,7 @@ extraction time (their rows in `removed/url_filter/` have empty text).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
@@ -66,10 +67,16 @@ class IngestStep(PipelineStep):
             for file_index, file in task.files():
                 counters.files += 1
                 repeats = FileRepeats(self.repeats, file_index, file) if self.repeats else None
+                documents, held = 0, Counter[str]()  # what a file that yields no document holds instead
                 for ordinal, record in task.records(file):
                     if ordinal is None:
                         counters.skipped[record.removed_by or "unknown"] += 1
+                        held[record.removed_by or "unknown"] += 1
                         continue
+                    if record.unreadable:
+                        held[record.removed_by or "unknown"] += 1
+                    else:
+                        documents += 1
                     if repeats is not None:
                         repeats.apply(ordinal, record)
                     document = self._to_document(record, extractor, url_check)
@@ -89,6 +96,10 @@ class IngestStep(PipelineStep):
                     watch.resume()
                 if repeats is not None:
                     repeats.finish()
+                if not documents:
+                    counters.empty_inputs[file.path] = (
+                        ", ".join(f"{rule} {n:,}" for rule, n in held.items()) or "no records"
+                    )
                 finished_bytes += file.size or 0
         watch.pause()
         progress.update(finished_bytes, counters.docs_in, force=True)

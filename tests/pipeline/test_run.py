@@ -14,14 +14,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from crawl_factory import WarcEntry, html_page, multilingual_entries, write_warc
+from process_factory import exits
 from rich.console import Console
 
 from gristmill_base.errors import UserError
+from gristmill_base.lifetime import ProcessIdentity, start_time, stat_fields
 from pipeline.prepared import prepare_run
 from pipeline.runner import execute, run_dir_lock
 
@@ -171,6 +174,9 @@ def test_bad_inputs_are_recorded_and_the_run_completes(tmp_path: Path):
     recipe = write_recipe(tmp_path / "r.toml", [str(folder)])
     result, _ = run(recipe, tmp_path / "run")
     assert result.complete
+    # of the damaged files only the empty one yields no document at all: the run says so and is no success
+    assert result.empty_inputs == {str(folder / "empty.warc.gz"): "empty_file 1"}
+    assert result.exit_status == 3
     removed = table(tmp_path / "run" / "removed" / "ingest", ["source", "removed_by"])
     rules = {}
     for source, rule in removed:
@@ -244,6 +250,75 @@ def test_resume_after_kill_9_gives_exactly_the_uninterrupted_documents(tmp_path:
     manifest = json.loads((run_dir / "shards" / "manifest.json").read_text())
     assert manifest["documents"] == 6000
     assert not list(run_dir.rglob(".*.tmp"))
+
+
+def _descendants(pid: int) -> dict[int, int | None]:
+    """pid -> start time of every live process below `pid`."""
+    parents = {}
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        if fields := stat_fields(int(name)):
+            parents[int(name)] = int(fields[1])
+    found: dict[int, int | None] = {}
+    for child in parents:
+        ancestor = parents.get(child)
+        while ancestor is not None and ancestor != pid:
+            ancestor = parents.get(ancestor)
+        if ancestor == pid:
+            found[child] = start_time(child)
+    return found
+
+
+@contextlib.contextmanager
+def _cpu_load() -> Iterator[None]:
+    """One busy process per core, as on a loaded machine."""
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+    try:
+        yield
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # three runs killed and resumed on a loaded machine
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="processes are bound to the run on Linux")
+def test_a_run_whose_main_process_alone_is_killed_resumes_at_once_and_leaves_no_process(tmp_path: Path):
+    """kill -9 on the main pid alone (as the OOM killer does), at several points, under CPU load: the run's
+    workers, Manager, fork server and sandboxes die with it, and the same command run right away resumes."""
+    folder = tmp_path / "crawl"
+    folder.mkdir()
+    for name in "abcd":
+        write_warc(folder / f"{name}.warc.gz", multilingual_entries(100, f"http://{name}.example/p"))
+    recipe = write_recipe(tmp_path / "r.toml", [str(folder)])
+    run(recipe, tmp_path / "reference")
+    expected = table(tmp_path / "reference" / "shards", ["id", "text", "url"])
+    kill_points = {  # each is a file a task writes, in the order the run writes them
+        "a task of the repeat scan started": lambda run_dir: any((run_dir / "repeats/scan/progress").glob("*")),
+        "a task of ingest started": lambda run_dir: any((run_dir / "ingest" / "progress").glob("*")),
+        "a task of ingest finished": lambda run_dir: any((run_dir / "ingest" / "completions").glob("*")),
+    }
+    with _cpu_load():
+        for number, (point, reached) in enumerate(kill_points.items()):
+            run_dir = tmp_path / f"killed-{number}"
+            main = _spawn(recipe, run_dir)
+            deadline = time.monotonic() + 600  # against a hang only
+            while not reached(run_dir) and main.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert main.poll() is None, f"the run ended before {point}"
+            processes = _descendants(main.pid)
+            assert len(processes) >= 3, processes  # at least a Manager, a fork server and a worker
+            main.kill()  # the main process alone
+            main.wait()
+            rerun = subprocess.run(
+                [sys.executable, "-m", "gristmill", "run", str(recipe), "--output", str(run_dir)],
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
+            assert rerun.returncode == 0, f"killed when {point}: {rerun.stderr}"
+            assert table(run_dir / "shards", ["id", "text", "url"]) == expected, point
+            assert all(exits(ProcessIdentity(pid, started)) for pid, started in processes.items()), point
 
 
 def test_pages_over_the_extraction_time_limit_are_removed_and_the_run_goes_on(tmp_path: Path):

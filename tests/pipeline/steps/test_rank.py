@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -91,17 +89,18 @@ def test_the_kept_set_is_the_same_for_any_worker_or_task_count(
 
 
 def test_a_run_killed_while_scoring_resumes_to_the_same_kept_set(model: Path, reference: Path, tmp_path: Path):
+    """The main process alone is killed (as the OOM killer does); its workers die with it, and the rerun,
+    started as soon as the main process is reaped, finds the run folder free."""
     recipe, run_dir = write_recipe(tmp_path, model), tmp_path / "killed"
     command = [sys.executable, "-m", "gristmill", "run", str(recipe), "--output", str(run_dir)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     marker = run_dir / "classifier" / "scores" / "completions"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # against a hang only
     while not (marker.is_dir() and any(marker.iterdir())) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+    assert process.poll() is None, "the run ended before a scoring task finished"
+    process.kill()
     process.wait()
-    assert not (run_dir / "shards" / "manifest.json").exists(), "the run was not interrupted"
     assert kept_ids(run(recipe, run_dir)) == kept_ids(reference)
 
 
