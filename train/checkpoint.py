@@ -104,26 +104,36 @@ def latest(root: Path) -> Path | None:
 def load(folder: Path, with_optimizer: bool = True) -> Loaded:
     """Read a step folder (whole tensors on CPU) and restore the RNG states; ValueError naming the file for
     anything missing or damaged. `train.parallel.load_full_state` puts the tensors into a model."""
-    for name in ("model.safetensors", "config.json", "state.json", "optimizer.pt"):
-        if not (folder / name).is_file():
-            raise ValueError(f"{folder}: checkpoint incomplete, {name} missing")
+    config, state = read_meta(folder)
     try:
         weights = load_file(str(folder / "model.safetensors"))
     except (SafetensorError, OSError, RuntimeError) as error:
         raise ValueError(f"{folder / 'model.safetensors'}: cannot be read: {error}") from None
+    optimizer = None
+    if with_optimizer:
+        try:
+            optimizer = torch.load(folder / "optimizer.pt", weights_only=True, map_location="cpu")
+        except Exception as error:  # torch raises several types for a damaged or foreign file, over several lines
+            raise ValueError(f"{folder / 'optimizer.pt'}: cannot be loaded: {type(error).__name__}: "
+                             f"{' '.join(str(error).split())}") from None  # fmt: skip
+    restore_rng(state["rng"])
+    return Loaded(state["step"], config, state, weights, optimizer)
+
+
+def read_meta(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """config.json and state.json of a complete step folder, the tensors left unread; ValueError naming the file
+    for anything missing or damaged."""
+    for name in ("model.safetensors", "config.json", "state.json", "optimizer.pt"):
+        if not (folder / name).is_file():
+            raise ValueError(f"{folder}: checkpoint incomplete, {name} missing")
     try:
         config = json.loads((folder / "config.json").read_text())
         state = json.loads((folder / "state.json").read_text())
     except json.JSONDecodeError as error:
         raise ValueError(f"{folder}: a JSON file of the checkpoint is damaged: {error}") from None
-    optimizer = None
-    if with_optimizer:
-        try:
-            optimizer = torch.load(folder / "optimizer.pt", weights_only=True, map_location="cpu")
-        except Exception as error:  # torch raises several types for a damaged or foreign file
-            raise ValueError(f"{folder / 'optimizer.pt'}: cannot be loaded: {type(error).__name__}: {error}") from None
-    restore_rng(state["rng"])
-    return Loaded(state["step"], config, state, weights, optimizer)
+    if not isinstance(config, dict) or not isinstance(state, dict) or not isinstance(state.get("step"), int):
+        raise ValueError(f"{folder}: config.json or state.json is not a gristmill checkpoint's")
+    return config, state
 
 
 def step_folder(path: Path) -> Path:

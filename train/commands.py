@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
-
 from gristmill_base.errors import UserError
 
 
@@ -18,22 +16,46 @@ def _positive(text: str) -> int:
     return value
 
 
+def add_rerun_flags(parser: argparse.ArgumentParser, what: str, folder: str) -> None:
+    """`--restart` and `--resume` of a command whose rerun continues `what` it left in `folder` (`train.rerun`);
+    Ctrl-C then prints the command line to type again (`gristmill.cli`)."""
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--restart",
+        action="store_true",
+        help=f"start over: {what} in {folder} is first moved aside to {folder}.replaced-<UTC time> (nothing is "
+        "deleted)",
+    )
+    choice.add_argument("--resume", action="store_true", help=f"continue {what}: the default, kept for scripts")
+    parser.set_defaults(rerun_continues=True)
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, example: str) -> None:
+    """What every training command takes: its config file, `--set` overrides, and the rerun flags."""
+    parser.add_argument("config", metavar="CONFIG.toml")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a config key, e.g. {example} (repeatable; default: none)",
+    )
+    add_rerun_flags(parser, "the run", "run.output")
+
+
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     finetune = commands.add_parser(
         "finetune",
         help="fine-tune a checkpoint: sft on conversations, dpo on preference pairs",
         description="Supervised fine-tuning (sft) or Direct Preference Optimization (dpo) from a checkpoint, with "
-        "the trainer of `gristmill train` (DDP / FSDP2 under torchrun, resume, schedules, metrics).",
+        "the trainer of `gristmill train` (DDP / FSDP2 under torchrun, schedules, metrics). Rerunning the same "
+        "command continues the run in run.output; --restart starts over, moving it aside.",
     )
     kinds = finetune.add_subparsers(dest="finetune_kind", metavar="KIND", required=True)
     for kind, text in (("sft", "conversations in the chat format, loss on the assistant's tokens"),
                        ("dpo", "preference pairs against a frozen reference")):  # fmt: skip
         parser = kinds.add_parser(kind, help=text, description=text)
-        parser.add_argument("config", metavar="CONFIG.toml")
-        parser.add_argument(
-            "--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. dpo.beta=0.2"
-        )
-        parser.add_argument("--resume", action="store_true", help="continue from run.output's latest checkpoint")
+        add_config_arguments(parser, "dpo.beta=0.2")
         parser.set_defaults(handler=cmd_finetune)
 
     generate = commands.add_parser(
@@ -42,16 +64,24 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         description="Sample text from a trained checkpoint with its own tokenizer.",
     )
     generate.add_argument("--checkpoint", required=True, metavar="CKPT", help="a step folder or a training output")
-    generate.add_argument("--prompt", metavar="TEXT", help="one prompt, streamed")
-    generate.add_argument("--prompt-file", metavar="FILE", help="one prompt per line, generated in batches")
+    generate.add_argument("--prompt", metavar="TEXT", help="one prompt, streamed (this or --prompt-file is required)")
+    generate.add_argument(
+        "--prompt-file", metavar="FILE", help="one prompt per line, generated in batches (this or --prompt is required)"
+    )
     generate.add_argument("--max-new-tokens", type=_positive, default=200, metavar="N")
     generate.add_argument("--temperature", type=float, default=0.8, metavar="T", help="0: greedy (default 0.8)")
-    generate.add_argument("--top-k", type=_positive, metavar="K", help="sample among the K most likely tokens")
-    generate.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling: the top tokens with mass P")
+    generate.add_argument(
+        "--top-k", type=_positive, metavar="K", help="sample among the K most likely tokens (default: all)"
+    )
+    generate.add_argument(
+        "--top-p", type=float, metavar="P", help="nucleus sampling: the top tokens with mass P (default: 1, all)"
+    )
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--tokenizer", metavar="DIR", help="default: the folder the checkpoint records")
     generate.add_argument("--batch-size", type=_positive, default=16, metavar="B", help="prompts per batch")
-    generate.add_argument("--output", metavar="FILE.jsonl", help="also write {prompt, completion} lines")
+    generate.add_argument(
+        "--output", metavar="FILE.jsonl", help="also write {prompt, completion} lines (default: none)"
+    )
     generate.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when present)")
     generate.set_defaults(handler=cmd_generate)
 
@@ -62,12 +92,20 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "user message (an empty line or end of input ends, /reset starts over).",
     )
     chat.add_argument("--checkpoint", required=True, metavar="CKPT", help="a step folder or a training output")
-    chat.add_argument("--message", metavar="TEXT", help="one user message: print the reply and exit")
-    chat.add_argument("--system", metavar="TEXT", help="a system prompt")
+    chat.add_argument(
+        "--message",
+        metavar="TEXT",
+        help="one user message: print the reply and exit (default: read messages from stdin)",
+    )
+    chat.add_argument("--system", metavar="TEXT", help="a system prompt (default: none)")
     chat.add_argument("--max-new-tokens", type=_positive, default=200, metavar="N", help="per reply (default 200)")
     chat.add_argument("--temperature", type=float, default=0.7, metavar="T", help="0: greedy (default 0.7)")
-    chat.add_argument("--top-k", type=_positive, metavar="K")
-    chat.add_argument("--top-p", type=float, metavar="P")
+    chat.add_argument(
+        "--top-k", type=_positive, metavar="K", help="sample among the K most likely tokens (default: all)"
+    )
+    chat.add_argument(
+        "--top-p", type=float, metavar="P", help="nucleus sampling: the top tokens with mass P (default: 1, all)"
+    )
     chat.add_argument("--seed", type=int, default=0)
     chat.add_argument("--tokenizer", metavar="DIR", help="default: the folder the checkpoint records")
     chat.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when present)")
@@ -92,19 +130,49 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "PIQA, Winogrande, LAMBADA files; see docs/formats.md). Nothing is downloaded.",
     )
     evaluate.add_argument("model", metavar="MODEL", help="a checkpoint step folder, a training output or an HF folder")
-    evaluate.add_argument("--text", action="append", default=[], metavar="[NAME=]PATH", help="a text set (repeatable)")
-    evaluate.add_argument("--task", action="append", default=[], metavar="[NAME=]PATH", help="a task file (repeatable)")
+    evaluate.add_argument(
+        "--text",
+        action="append",
+        default=[],
+        metavar="[NAME=]PATH",
+        help="a text set (repeatable; --text or --task is required)",
+    )
+    evaluate.add_argument(
+        "--task",
+        action="append",
+        default=[],
+        metavar="[NAME=]PATH",
+        help="a task file (repeatable; --text or --task is required)",
+    )
     evaluate.add_argument("--text-field", default="text", metavar="F", help="JSONL/Parquet field of the text sets")
-    evaluate.add_argument("--limit", type=_positive, metavar="N", help="the first N documents / items of each")
+    evaluate.add_argument(
+        "--limit", type=_positive, metavar="N", help="the first N documents / items of each (default: all)"
+    )
     evaluate.add_argument("--shots", type=int, default=0, metavar="K", help="solved examples shown before each item")
-    evaluate.add_argument("--fewshot-from", metavar="FILE", help="the task file the --shots examples come from")
+    evaluate.add_argument(
+        "--fewshot-from",
+        action="append",
+        default=[],
+        metavar="[TASK=]FILE",
+        help="the solved examples --shots draws from: for the task named TASK, or for every task (repeatable; "
+        "default: the task file's own fewshot items)",
+    )
     evaluate.add_argument("--batch-size", type=_positive, default=16, metavar="B", help="sequences per forward pass")
     evaluate.add_argument("--max-length", type=_positive, metavar="N", help="context length (default: the model's)")
     evaluate.add_argument("--tokenizer", metavar="DIR", help="a checkpoint's tokenizer (default: the one it records)")
     evaluate.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when present)")
     evaluate.add_argument("--dtype", choices=["auto", "fp32", "bf16"], default="auto", help="auto: bf16 on a GPU")
-    evaluate.add_argument("--json", metavar="FILE", help="write the figures as JSON")
-    evaluate.add_argument("--per-example", metavar="FILE.jsonl", help="write each item's log-likelihoods")
+    evaluate.add_argument("--json", metavar="FILE", help="write the figures as JSON (default: none)")
+    evaluate.add_argument(
+        "--per-example", metavar="FILE.jsonl", help="write each item's strings and log-likelihoods (default: none)"
+    )
+    evaluate.add_argument(
+        "--prefix-token",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="the token before each context; auto: a Hugging Face tokenizer's own (lm-evaluation-harness's "
+        "default), a gristmill checkpoint's end-of-text (documents follow it in training)",
+    )
     evaluate.set_defaults(handler=cmd_eval)
 
     ablate = commands.add_parser(
@@ -112,17 +180,33 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         help="compare runs: the same tokenizer, token budget, model and seed for each, trained and evaluated alike",
         description="One controlled experiment over several run folders: a shared tokenizer, the same number of "
         "training tokens drawn from each, the same model, seed and schedule; then every model on the same sets, "
-        "compared with paired standard errors. Rerunning the same command resumes.",
+        "compared with paired standard errors. Rerunning the same command resumes; --restart starts over.",
     )
     ablate.add_argument("runs", nargs="+", metavar="[NAME=]RUN_DIR", help="the run folders to compare (two or more)")
     ablate.add_argument("--output", required=True, metavar="DIR", help="the ablation folder (rerun: resume)")
     ablate.add_argument("--tokens", required=True, metavar="N", help="training tokens per run, e.g. 20M")
-    ablate.add_argument("--config", metavar="TRAIN.toml", help="model, optim, run and data settings to share")
+    ablate.add_argument(
+        "--config",
+        metavar="TRAIN.toml",
+        help="model, optim, run and data settings to share (default: the tiny preset, seq_len 256, batch 8, lr 1e-3)",
+    )
     ablate.add_argument("--tokenizer", metavar="DIR", help="a tokenizer folder (default: train one on all runs)")
     ablate.add_argument("--vocab-size", type=_positive, default=8192, metavar="V", help="of the trained tokenizer")
-    ablate.add_argument("--tokenizer-bytes", metavar="N", default="20M", help="text per run to train it on (20M)")
-    ablate.add_argument("--text", action="append", default=[], metavar="[NAME=]PATH", help="an evaluation text set")
-    ablate.add_argument("--task", action="append", default=[], metavar="[NAME=]PATH", help="an evaluation task")
+    ablate.add_argument("--tokenizer-bytes", metavar="N", default="20M", help="text per run to train it on")
+    ablate.add_argument(
+        "--text",
+        action="append",
+        default=[],
+        metavar="[NAME=]PATH",
+        help="an evaluation text set (repeatable; default: only the held-out set)",
+    )
+    ablate.add_argument(
+        "--task",
+        action="append",
+        default=[],
+        metavar="[NAME=]PATH",
+        help="an evaluation task (repeatable; default: none)",
+    )
     ablate.add_argument(
         "--held-out",
         type=int,
@@ -133,6 +217,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     ablate.add_argument("--allow-repeat", action="store_true", help="repeat a run smaller than the budget")
     ablate.add_argument("--seed", type=int, default=0)
     ablate.add_argument("--gpu", metavar="NAME", help="the GPU to plan for (default: this one, else H100)")
+    add_rerun_flags(ablate, "the ablation", "DIR")
     ablate.set_defaults(handler=cmd_ablate)
 
     plan = commands.add_parser(
@@ -150,8 +235,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         ("--seq-len", "seq_len"),
         ("--d-mlp", "d_mlp"),
     ):
-        plan.add_argument(flag, type=_positive, dest=field, metavar="N")
-    plan.add_argument("--mlp", choices=["swiglu", "relu2"])
+        plan.add_argument(flag, type=_positive, dest=field, metavar="N", help="default: the preset's")
+    plan.add_argument("--mlp", choices=["swiglu", "relu2"], help="default: the preset's")
     plan.add_argument("--tokens", metavar="N", help="training tokens, e.g. 10B (default: Chinchilla-optimal)")
     plan.add_argument("--gpu", default="H100", help="A100, H100, H200, B200, ... (default H100)")
     plan.add_argument("--gpus", type=_positive, default=1, metavar="N", help="data-parallel GPUs")
@@ -165,11 +250,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 def cmd_finetune(args: argparse.Namespace) -> int:
     from train.finetune.command import run_finetune
 
-    run_finetune(args.finetune_kind, args.config, args.set, args.resume)
+    run_finetune(args.finetune_kind, args.config, args.set, args.restart)
     return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from model.generate import Sampling
     from train.generate_command import run_generate
 
@@ -207,6 +294,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from train.export import describe, export_hf
 
     Console().print(f"exported {describe(export_hf(args.checkpoint, args.output, args.tokenizer))}")
@@ -214,6 +303,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from train.eval.command import EvalOptions, run_eval
 
     if args.shots < 0:
@@ -231,11 +322,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         args.json,
         args.per_example,
         Console(),
+        args.prefix_token,
     )
     return 0
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from model.plan import parse_count
     from train.ablate.command import run_ablation
     from train.ablate.steps import AblateOptions
@@ -262,11 +356,13 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         args.allow_repeat,
         args.seed,
     )
-    run_ablation(options, args.gpu, Console())
+    run_ablation(options, args.gpu, Console(), args.restart)
     return 0
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from model.config import preset
     from model.hardware import ACCELERATORS, accelerator
     from model.plan import Plan, parse_count

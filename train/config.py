@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import Field, ValidationError
 
 from gristmill_base.errors import UserError
+from gristmill_base.named import split_named
 from pipeline.section import Section, read_toml
 
 Positive = Annotated[int, Field(ge=1)]
@@ -137,9 +138,15 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     return config
 
 
+def eval_inputs(evaluation: EvalSection) -> dict[str, str | None]:
+    """The paths `[eval]` reads, by key and name (e.g. "eval.sets held-out"): a rerun must not move them away."""
+    return {f"eval.{key} {split_named(spec)[0]}": split_named(spec)[1]
+            for key, specs in (("sets", evaluation.sets), ("tasks", evaluation.tasks)) for spec in specs}  # fmt: skip
+
+
 def _resolve_named(spec: str, resolve: Callable[[str], str]) -> str:
     """`NAME=PATH` or `PATH`, the path resolved; a set keeps the name its path gave it."""
-    name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+    name, path = split_named(spec)
     return f"{name or Path(path).name.split('.')[0]}={resolve(path)}"
 
 

@@ -10,6 +10,7 @@ and N processes at the same global batch take the same steps. Rank 0 logs and wr
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -20,26 +21,25 @@ import torch
 from rich.console import Console
 
 from gristmill_base.errors import UserError
-from model.config import preset
+from model.config import GPTConfig, preset
 from model.gpt import GPT
 from tokenizer import Tokenizer
 from tokenizer.files import fingerprint, is_tokenizer, same_ids
-from train.config import TrainConfig
+from train.config import TrainConfig, eval_inputs
 from train.data import Batch, Batches, TokenStream
 from train.evaluate import Evaluator, token_bytes, unigram_entropy
 from train.parallel import World, join_world, leave_world
-from train.trainer import fit, to_device
+from train.trainer import claim_output, fit, to_device
 from train.windows import window_masks
 
 
-def build_model(config: TrainConfig, vocab_size: int) -> GPT:
+def model_config(config: TrainConfig, vocab_size: int) -> GPTConfig:
     kernels = config.model.kernels
     if kernels == "auto" and config.run.compile and torch.cuda.is_available():
         kernels = "triton-ce"  # inductor fuses the elementwise operations itself; the fused loss keeps its memory
     try:
-        model_config = preset(config.model.preset, vocab_size=vocab_size, seq_len=config.data.seq_len,
-                              kernels=kernels, **config.model.overrides)  # fmt: skip
-        return GPT(model_config)
+        return preset(config.model.preset, vocab_size=vocab_size, seq_len=config.data.seq_len, kernels=kernels,
+                      **config.model.overrides)  # fmt: skip
     except (TypeError, ValueError) as error:
         raise UserError(f"model: {error}") from None
 
@@ -64,12 +64,29 @@ def packed_tokenizer(config: TrainConfig, manifest: dict[str, Any], console: Con
     return str(Path(folder).resolve())
 
 
-def run_training(config: TrainConfig, resume: bool = False, console: Console | None = None) -> list[dict[str, Any]]:
+def run_training(config: TrainConfig, restart: bool = False, console: Console | None = None) -> list[dict[str, Any]]:
+    """Train, or continue the run in `run.output` (`train.rerun`); `restart`: move that run aside first."""
     world = join_world()
     try:
-        return _train(config, resume, world, console or Console(quiet=not world.main))
+        return _train(config, restart, world, console or Console(quiet=not world.main))
     finally:
         leave_world(world)
+
+
+class Packed:
+    """What `gristmill train` trains on and what it trains, from the config and the pack manifest alone: enough to
+    decide what a rerun does before anything is built. The data's identity is the manifest's sha256: it lists every
+    part with its tokens and documents, and the sources they were packed from."""
+
+    def __init__(self, config: TrainConfig, console: Console):
+        raw = (Path(config.data.path) / "manifest.json").read_bytes()
+        self.manifest = json.loads(raw)
+        self.tokenizer = packed_tokenizer(config, self.manifest, console)
+        self.architecture = model_config(config, self.manifest["vocab_size"])
+        self.fingerprint = {"tokenizer_sha256": self.manifest["tokenizer_sha256"], "tokenizer": self.tokenizer,
+                            "eos_id": self.manifest["eos_id"], "model": self.architecture.to_dict(),
+                            "packed_sha256": hashlib.sha256(raw).hexdigest()}  # fmt: skip
+        self.inputs = {"data.path": config.data.path, "data.tokenizer": self.tokenizer, **eval_inputs(config.eval)}
 
 
 class Pretraining:
@@ -79,14 +96,15 @@ class Pretraining:
 
     name = "pretraining"
 
-    def __init__(self, config: TrainConfig, world: World, console: Console):
+    def __init__(self, config: TrainConfig, world: World, packed: Packed):
         data = config.data
-        manifest = json.loads((Path(data.path) / "manifest.json").read_text())
-        self.tokenizer = packed_tokenizer(config, manifest, console)
-        self.eos_id = manifest["eos_id"]
+        self.tokenizer, self.eos_id, self.fingerprint = packed.tokenizer, packed.manifest["eos_id"], packed.fingerprint
         byte_counts = token_bytes(Tokenizer.load(self.tokenizer)) if self.tokenizer else None
         torch.manual_seed(config.run.seed)
-        self.model = build_model(config, manifest["vocab_size"]).to(world.device)
+        try:
+            self.model = GPT(packed.architecture).to(world.device)
+        except (TypeError, ValueError) as error:
+            raise UserError(f"model: {error}") from None
         self.masked, self.restart = data.document_mask, data.document_positions
         try:
             self.stream = TokenStream(data.path, "train")
@@ -94,8 +112,6 @@ class Pretraining:
                                   world_size=world.size, seed=config.run.seed, documents=self.masked)  # fmt: skip
         except (ValueError, KeyError) as error:
             raise UserError(f"data.path: {data.path}: {error}") from None
-        self.fingerprint = {"tokenizer_sha256": manifest["tokenizer_sha256"], "tokenizer": self.tokenizer,
-                            "eos_id": self.eos_id, "model": self.model.config.to_dict()}  # fmt: skip
         self.evaluator = Evaluator(data.path, data.seq_len, data.micro_batch, config.run.eval_sequences, world,
                                    byte_counts, self.masked, self.restart)  # fmt: skip
         self.batch_description = f"{data.global_batch * data.seq_len:,} tokens"
@@ -126,11 +142,16 @@ class Pretraining:
         return facts
 
 
-def _train(config: TrainConfig, resume: bool, world: World, console: Console) -> list[dict[str, Any]]:
+def _train(config: TrainConfig, restart: bool, world: World, console: Console) -> list[dict[str, Any]]:
     data = config.data
     accumulation, remainder = divmod(data.global_batch, data.micro_batch * world.size)
     if remainder or not accumulation:
         raise UserError(f"data.global_batch {data.global_batch} is not a multiple of micro_batch x world size "
                         f"({data.micro_batch} x {world.size})")  # fmt: skip
-    job = Pretraining(config, world, console)
-    return fit(job, config.optim, config.run, config.eval, world, accumulation, resume, console, config.model_dump())
+    packed = Packed(config, console)
+    with claim_output("pretraining", packed.fingerprint, packed.inputs, config.run, restart, world, console) as rerun:
+        if rerun.finished:
+            return []
+        job = Pretraining(config, world, packed)
+        return fit(job, config.optim, config.run, config.eval, world, accumulation, rerun, console,
+                   config.model_dump())  # fmt: skip

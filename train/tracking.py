@@ -90,20 +90,19 @@ class MetricSinks:
 
     def __init__(self, output: Path, report_to: list[str], project: str, config: dict[str, Any], enabled: bool,
                  start: int = 0):  # fmt: skip
-        """`start`: the step a resumed run continues after; later lines of an earlier attempt are dropped."""
+        """`start`: the step a resumed run continues after. metrics.jsonl has been cut to it (`train.rerun`);
+        TensorBoard readers drop an earlier attempt's later events (`purge_step`); W&B keeps one run across
+        attempts and ignores a step it already has (docs: the values of a deterministic rerun are the same)."""
         self.enabled, self.path = enabled, output / "metrics.jsonl"
         self.tensorboard = self.wandb = None
         if not enabled:
             return
-        if self.path.is_file():
-            kept = [line for line in self.path.read_text().splitlines() if json.loads(line)["step"] <= start]
-            write_text_atomic(self.path, "".join(line + "\n" for line in kept))
         if "tensorboard" in report_to:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
                 raise UserError("run.report_to has 'tensorboard': pip install tensorboard") from None
-            self.tensorboard = SummaryWriter(str(output / "tensorboard"))
+            self.tensorboard = SummaryWriter(str(output / "tensorboard"), purge_step=start + 1)
         if "wandb" in report_to:
             try:
                 import wandb
@@ -126,6 +125,11 @@ class MetricSinks:
                 self.tensorboard.add_scalar(key, value, record["step"])
         if self.wandb is not None:
             self.wandb.log(scalars, step=record["step"])
+
+    def flush(self) -> None:
+        """Put every record so far on disk (metrics.jsonl is appended line by line; TensorBoard buffers)."""
+        if self.tensorboard is not None:
+            self.tensorboard.flush()
 
     def close(self) -> None:
         if self.tensorboard is not None:

@@ -6,26 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
-from packed_factory import write_packed
+from tiny_training import SECTIONS, write_learnable_packed
 
-CONFIG = """
-[model]
-preset = "tiny"
-kernels = "torch"
-overrides = {{ d_model = 32, n_heads = 2, n_kv_heads = 1 }}
-
-[data]
-path = "{data}"
-seq_len = 32
-micro_batch = 4
-global_batch = 8
-
-[optim]
-lr = 3e-3
-warmup = 2
-
+CONFIG = (
+    SECTIONS
+    + """
 [run]
 steps = 8
 output = "{output}"
@@ -33,15 +19,12 @@ log_every = 4
 eval_every = 4
 checkpoint_every = 4
 """
+)
 
 
 @pytest.fixture
 def packed(tmp_path: Path) -> Path:
-    rng = np.random.default_rng(0)
-    pattern = [5, 6, 7, 8, 9]  # a learnable, repeated structure
-    documents = [pattern * int(rng.integers(2, 8)) + list(rng.integers(10, 40, 3)) for _ in range(300)]
-    write_packed(tmp_path / "packed", documents)
-    return write_packed(tmp_path / "packed", documents[:60], parts=1, split="val")
+    return write_learnable_packed(tmp_path / "packed")
 
 
 @pytest.fixture

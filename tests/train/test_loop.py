@@ -35,7 +35,7 @@ def test_a_resumed_run_gives_the_losses_of_an_uninterrupted_one(
     resumed_dir.mkdir()
     shutil.copytree(tmp_path / "whole" / "step-000004", resumed_dir / "step-000004")  # as if killed after step 4
     (resumed_dir / "latest").write_text("step-000004\n")
-    rest = run_training(load_config(config_file("resumed")), resume=True, console=quiet)
+    rest = run_training(load_config(config_file("resumed")), console=quiet)
     assert [r["step"] for r in rest] == [5, 6, 7, 8]
     for a, b in zip(whole[4:], rest, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], abs=1e-6) and a["grad_norm"] == pytest.approx(
@@ -60,9 +60,9 @@ def test_config_errors_are_one_line(
         assert len(err) == 1 and message in err[0]
 
 
-def test_the_readme_lists_every_key_with_its_default(tmp_path: Path, packed: Path) -> None:
-    """The README's "Every key, with its default" block loads as a config, and names every field."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+def test_the_docs_list_every_key_with_its_default(tmp_path: Path, packed: Path) -> None:
+    """docs/training.md's "Every key, with its default" block loads as a config, and names every field."""
+    readme = (Path(__file__).parents[2] / "docs" / "training.md").read_text()
     block = readme.split("Every key, with its default:\n\n```toml\n", 1)[1].split("```", 1)[0]
     listed = set(re.findall(r"^#? ?(\w+) = ", block, flags=re.MULTILINE))
     expected = {name for section in TrainConfig.model_fields.values() for name in section.annotation.model_fields}

@@ -33,7 +33,7 @@ def test_muon_trains_and_resumes_exactly(tmp_path: Path, config_file: Callable[[
     (tmp_path / "resumed").mkdir()
     shutil.copytree(tmp_path / "whole/step-000004", tmp_path / "resumed/step-000004")
     (tmp_path / "resumed/latest").write_text("step-000004\n")
-    rest = run_training(load_config(config_file("resumed"), [*options, "run.steps=8"]), resume=True, console=quiet())
+    rest = run_training(load_config(config_file("resumed"), [*options, "run.steps=8"]), console=quiet())
     assert [r["step"] for r in rest] == [5, 6, 7, 8]
     for a, b in zip(whole[4:], rest, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], abs=1e-6)
@@ -145,6 +145,6 @@ def test_a_resumed_run_logs_each_step_once(tmp_path: Path, config_file: Callable
     run_training(load_config(path), console=quiet())  # 8 steps, checkpoints at 4 and 8
     shutil.rmtree(tmp_path / "m/step-000008")
     (tmp_path / "m/latest").write_text("step-000004\n")  # as if killed between step 4's checkpoint and step 8
-    run_training(load_config(path), resume=True, console=quiet())
+    run_training(load_config(path), console=quiet())
     lines = (tmp_path / "m/metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == list(range(1, 9))

@@ -11,14 +11,35 @@ from rich.console import Console
 from rich.table import Table
 
 from gristmill_base.atomic import write_json_atomic, write_text_atomic
+from gristmill_base.named import split_named
 from train.ablate.compare import comparison_rows
 from train.ablate.page import difference_text, render_page
 from train.ablate.steps import AblateOptions, Ablation
+from train.output_folder import HeldFolder
 
 
-def run_ablation(options: AblateOptions, gpu: str | None, console: Console) -> dict[str, Any]:
-    began = time.perf_counter()
+def run_ablation(options: AblateOptions, gpu: str | None, console: Console, restart: bool = False) -> dict[str, Any]:
+    """The ablation in `options.output`, continuing one there; `restart`: that one moved aside first. The folder is
+    held for the whole command (each run's training holds its own run folder inside it as well)."""
     ablation = Ablation(options, console)
+    with HeldFolder(ablation.output, "gristmill ablate", "--output") as held:
+        if restart and held.holds_files():
+            console.print(f"--restart: the earlier ablation is now {held.move_aside(_inputs(ablation), '--restart')}")
+        return _ablate(ablation, gpu, console)
+
+
+def _inputs(ablation: Ablation) -> list[tuple[str, str | None]]:
+    """What the ablation reads, by flag: --restart must not move it away with the folder."""
+    options = ablation.options
+    found: list[tuple[str, str | None]] = [(f"run {run.name}", str(run.folder)) for run in ablation.runs]
+    found += [(flag, split_named(spec)[1]) for flag, specs in (("--text", options.texts), ("--task", options.tasks))
+              for spec in specs]  # fmt: skip
+    return [*found, ("--config", options.config), ("--tokenizer", options.tokenizer)]
+
+
+def _ablate(ablation: Ablation, gpu: str | None, console: Console) -> dict[str, Any]:
+    began = time.perf_counter()
+    options = ablation.options
     print_plan_first(ablation, gpu, console)
     ablation.check_inputs()
     documents = ablation.documents()

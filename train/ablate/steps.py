@@ -29,6 +29,8 @@ from rich.console import Console
 
 from gristmill_base.atomic import folder_atomic, publish, temp_path, write_json_atomic, write_text_atomic
 from gristmill_base.errors import UserError
+from gristmill_base.lifetime import child_dies_with_this_process
+from gristmill_base.named import split_named
 from pipeline.section import read_toml
 from train.ablate.sample import RunDocuments, candidates, held_out, read_texts, run_documents, select_training
 
@@ -99,7 +101,7 @@ class Ablation:
             if differs:
                 raise UserError(
                     f"{self.output}: holds an ablation of other inputs ({', '.join(differs)} differ); "
-                    "give a new --output"
+                    "--restart moves it aside and starts over, or give a new --output"
                 )
         else:
             write_json_atomic(path, inputs)
@@ -241,10 +243,9 @@ class Ablation:
         from train.config import load_config
         from train.loop import run_training
 
-        for name in pending:
+        for name in pending:  # a run with a checkpoint resumes (`train.rerun`)
             self.console.print(f"ablate: training {name} ({self.steps:,} steps, {self.training_tokens:,} tokens)")
-            resume = checkpoint.latest(self.output / "train" / name) is not None
-            run_training(load_config(configs[name]), resume=resume, console=self.console)
+            run_training(load_config(configs[name]), console=self.console)
 
     def _train_in_parallel(self, configs: dict[str, Path], pending: list[str], gpus: int) -> None:
         for start in range(0, len(pending), gpus):
@@ -252,10 +253,12 @@ class Ablation:
             self.console.print(f"ablate: training {', '.join(group)} in parallel, one per GPU")
             processes = {}
             for device, name in enumerate(group):
-                command = [sys.executable, "-m", "gristmill", "train", str(configs[name]), "--resume"]
+                command = [sys.executable, "-m", "gristmill", "train", str(configs[name])]  # resumes a run there
                 environment = os.environ | {"CUDA_VISIBLE_DEVICES": str(device)}
                 with open(self.output / "train" / f"{name}.log", "a", encoding="utf-8") as log:
-                    processes[name] = subprocess.Popen(command, env=environment, stdout=log, stderr=log)
+                    processes[name] = subprocess.Popen(  # dies with this process: a rerun starts no second writer
+                        command, env=environment, stdout=log, stderr=log, preexec_fn=child_dies_with_this_process()
+                    )
             failed = [name for name, process in processes.items() if process.wait() != 0]
             if failed:
                 raise UserError(
@@ -311,7 +314,7 @@ def _runs(specs: list[str]) -> list[Run]:
         raise UserError("ablate: give at least two run folders to compare")
     runs = []
     for spec in specs:
-        name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        name, path = split_named(spec)
         folder = Path(path).resolve()
         if not folder.is_dir():
             raise UserError(f"run {path}: no such folder")

@@ -27,6 +27,44 @@ GROWN = ("embedding.weight", "head.weight")
 
 
 @dataclass
+class Base:
+    """A checkpoint to start from, its weights not read yet: what a rerun's decision needs."""
+
+    config: dict[str, Any]  # the checkpoint's config.json
+    folder: Path  # its step folder
+    tokenizer_path: str
+    tokenizer: Tokenizer
+    chat: ChatFormat
+    architecture: GPTConfig  # the model, its embedding grown to the tokenizer
+    what: str  # the config key it comes from, for the errors
+
+    def load(self, console: Console) -> Start:
+        """Its model (on CPU), the embedding grown to the tokenizer's new tokens."""
+        try:
+            weights = load_file(str(self.folder / "model.safetensors"))
+        except (OSError, SafetensorError) as error:
+            raise UserError(f"{self.what}.checkpoint: {self.folder / 'model.safetensors'}: {error}") from None
+        try:
+            model = GPT(self.architecture)
+        except (TypeError, ValueError, RuntimeError) as error:  # kernels this machine cannot run
+            raise UserError(f"{self.what}.checkpoint: {self.folder}: {error}") from None
+        trained_vocab, vocab = self.config["model"]["vocab_size"], self.architecture.vocab_size
+        if vocab > trained_vocab:
+            for name in GROWN:
+                if name in weights:
+                    rows = weights[name]
+                    extra = rows.mean(0, keepdim=True).expand(vocab - trained_vocab, -1)
+                    weights[name] = torch.cat([rows, extra])
+            console.print(f"[dim]embedding grown from {trained_vocab:,} to {vocab:,} rows for the tokenizer's new "
+                          "tokens (new rows: the mean of the trained ones)[/]")  # fmt: skip
+        try:
+            model.load_state_dict(weights)
+        except RuntimeError as error:
+            raise UserError(f"{self.what}.checkpoint: {self.folder}: weights do not fit its config: {error}") from None
+        return Start(model, self.config, self.folder, self.tokenizer_path, self.tokenizer, self.chat)
+
+
+@dataclass
 class Start:
     model: GPT
     config: dict[str, Any]  # the checkpoint's config.json
@@ -36,14 +74,13 @@ class Start:
     chat: ChatFormat
 
 
-def start_from(checkpoint: str, tokenizer: str | None, kernels: str, console: Console, what: str = "base") -> Start:
-    """The model of `checkpoint` (on CPU, grown to the tokenizer) and its chat-ready tokenizer; UserError
+def base_of(checkpoint: str, tokenizer: str | None, kernels: str, what: str = "base") -> Base:
+    """The checkpoint `checkpoint` and its chat-ready tokenizer, checked, its weights left unread; UserError
     naming `what` (the config key) for anything missing or mismatched."""
     try:
         folder = step_folder(Path(checkpoint))
         config = json.loads((folder / "config.json").read_text())
-        weights = load_file(str(folder / "model.safetensors"))
-    except (ValueError, OSError, json.JSONDecodeError, SafetensorError) as error:
+    except (ValueError, OSError) as error:
         raise UserError(f"{what}.checkpoint: {error}") from None
     path = tokenizer or config.get("tokenizer")
     key = "data.tokenizer" if what == "base" else what
@@ -58,22 +95,15 @@ def start_from(checkpoint: str, tokenizer: str | None, kernels: str, console: Co
         chat = ChatFormat(loaded)
     except ValueError as error:
         raise UserError(f"data.tokenizer: {path}: {error}") from None
-    trained_vocab = config["model"]["vocab_size"]
-    vocab = max(trained_vocab, loaded.vocab_size)
     try:
-        model = GPT(GPTConfig(**{**config["model"], "vocab_size": vocab, "kernels": kernels}))
-    except (TypeError, ValueError, RuntimeError) as error:  # unknown keys, or kernels this machine cannot run
+        vocab = max(config["model"]["vocab_size"], loaded.vocab_size)
+        architecture = GPTConfig(**{**config["model"], "vocab_size": vocab, "kernels": kernels})
+    except (KeyError, TypeError, ValueError) as error:  # unknown keys, or none
         raise UserError(f"{what}.checkpoint: {folder}: {error}") from None
-    if vocab > trained_vocab:
-        for name in GROWN:
-            if name in weights:
-                rows = weights[name]
-                extra = rows.mean(0, keepdim=True).expand(vocab - trained_vocab, -1)
-                weights[name] = torch.cat([rows, extra])
-        console.print(f"[dim]embedding grown from {trained_vocab:,} to {vocab:,} rows for the tokenizer's new "
-                      "tokens (new rows: the mean of the trained ones)[/]")  # fmt: skip
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as error:
-        raise UserError(f"{what}.checkpoint: {folder}: weights do not fit its config: {error}") from None
-    return Start(model, config, folder, str(Path(path).resolve()), loaded, chat)
+    return Base(config, folder, str(Path(path).resolve()), loaded, chat, architecture, what)
+
+
+def start_from(checkpoint: str, tokenizer: str | None, kernels: str, console: Console, what: str = "base") -> Start:
+    """The model of `checkpoint` (on CPU, grown to the tokenizer) and its chat-ready tokenizer; UserError
+    naming `what` (the config key) for anything missing or mismatched."""
+    return base_of(checkpoint, tokenizer, kernels, what).load(console)

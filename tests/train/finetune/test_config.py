@@ -1,4 +1,4 @@
-"""The fine-tuning config: the README lists every key with its default, and mistakes are one line."""
+"""The fine-tuning config: docs/finetuning.md lists every key with its default, and mistakes are one line."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from chat_factory import CONVERSATIONS, finetune_config
 from gristmill.cli import main
 from train.finetune.config import BaseSection, DpoSection, FinetuneConfig, FinetuneData, load_finetune_config
 
-README = Path(__file__).parents[3] / "README.md"
+DOC = Path(__file__).parents[3] / "docs" / "finetuning.md"
 
 
-def test_the_readme_lists_every_fine_tuning_key_with_its_default(tmp_path: Path) -> None:
-    text = README.read_text()
-    block = text.split("## Fine-tuning\n", 1)[1].split("Every key, with its default", 1)[1]
+def test_the_docs_list_every_fine_tuning_key_with_its_default(tmp_path: Path) -> None:
+    text = DOC.read_text()
+    block = text.split("Every key, with its default", 1)[1]
     block = block.split("```toml\n", 1)[1].split("```", 1)[0]
     listed = set(re.findall(r"^#? ?(\w+) = ", block, flags=re.MULTILINE))
     assert listed == {name for section in (BaseSection, FinetuneData, DpoSection) for name in section.model_fields}
