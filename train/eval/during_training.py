@@ -2,7 +2,9 @@
 trained, with `gristmill eval`'s code, logged beside the validation loss as `eval/<set>_bpb`,
 `eval/<task>_acc` and `eval/<task>_acc_norm` (console, metrics.jsonl, TensorBoard, W&B).
 
-Files are read and tokenized once, at the start, so a bad file stops the run before step 1. The main rank
+Contexts start after end-of-text, the gristmill rule (train/eval/models.py), so the figures equal those of
+`gristmill eval` on the saved checkpoint. Files are read and tokenized once, at the start, so a bad file stops
+the run before step 1. The main rank
 scores while the others wait: the model is whole on every rank under DDP. Under FSDP the weights are sharded
 and the scoring (which calls the model's parts, not its forward) would need them whole, so it is refused.
 """
@@ -20,7 +22,7 @@ from train.eval.likelihood import score_requests
 from train.eval.models import GristmillModel
 from train.eval.scoring import evaluate_task
 from train.eval.tasks import read_task
-from train.eval.texts import bits_per_byte, read_text_set
+from train.eval.texts import bits_per_byte, read_text_source, text_set_for
 
 
 class TrainingEvaluation:
@@ -36,7 +38,8 @@ class TrainingEvaluation:
         self.scorer = GristmillModel(model, Tokenizer.load(tokenizer_dir), Path(tokenizer_dir), eos_id, "training",
                                      device, bf16)  # fmt: skip
         self.batch_size = section.batch_size
-        self.sets = [read_text_set(spec, self.scorer, section.text_field, section.limit) for spec in section.sets]
+        self.sets = [text_set_for(read_text_source(spec, section.text_field, section.limit), self.scorer)
+                     for spec in section.sets]  # fmt: skip
         self.tasks = [read_task(spec, section.limit) for spec in section.tasks]
 
     @torch.no_grad()

@@ -1,6 +1,7 @@
 """Log-likelihood requests, batched: the context and continuation of a text, tokenized the way
-lm-evaluation-harness does it (so figures compare with it), cut to the model's length, scored in batches of
-similar length (longest first: a batch that does not fit in memory fails at once, not at the end).
+lm-evaluation-harness 0.4 does it (so figures compare with it: `bench/eval_parity.py` measures it), cut to the
+model's length, scored in batches of similar length (longest first: a batch that does not fit in memory fails
+at once, not at the end).
 """
 
 from __future__ import annotations
@@ -23,16 +24,29 @@ class Request:
 
 def continuation_request(model: ScoringModel, context: str, continuation: str) -> Request:
     """The continuation's tokens after the context's, as lm-evaluation-harness forms them: spaces that end the
-    context move to the continuation, the continuation's ids are those of the whole text past the context's ids,
-    and the model's prefix token comes first. Longer than the model's length, the context is cut on the left."""
+    context move to the continuation; the context starts as the model's prefix rule says (`context_ids`); the
+    continuation's ids are those of the whole text past the context's ids; an empty context is the prefix token
+    alone (or, where the continuation itself begins with that token, that first token). Longer than the model's
+    length, the context is cut on the left."""
     spaces = len(context) - len(context.rstrip())
     if spaces:
         context, continuation = context[:-spaces], context[-spaces:] + continuation
-    context_ids = model.encode(context) if context else []
-    whole = model.encode(context + continuation)
-    continuation_ids = whole[len(context_ids) :]
-    tokens = [model.prefix_id, *context_ids, *continuation_ids][-(model.max_length + 1) :]
+    if context:
+        context_ids = model.context_ids(context)
+        continuation_ids = model.context_ids(context + continuation)[len(context_ids) :]
+    else:
+        ids = model.encode(continuation)
+        starts_with_prefix = ids[:1] == [model.prefix_id]
+        context_ids, continuation_ids = (ids[:1], ids[1:]) if starts_with_prefix else ([model.prefix_id], ids)
+    tokens = [*context_ids, *continuation_ids][-(model.max_length + 1) :]
     return Request(tuple(tokens), min(len(continuation_ids), len(tokens) - 1))
+
+
+def context_prefix(model: ScoringModel) -> str | None:
+    """The token text the model's rule puts before a context (None: nothing), for the table and `--json`."""
+    probe = "the"
+    added = model.context_ids(probe)[: -len(model.encode(probe))]
+    return "".join(model.token_text(token) for token in added) or None
 
 
 def score_requests(

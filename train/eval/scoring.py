@@ -40,7 +40,13 @@ def evaluate_task(
     for item in task.items:
         results = [next(scored) for _ in item.continuations]
         lls = [float(result.logprobs.sum()) for result in results]
-        record: dict[str, Any] = {"id": item.id, "gold": item.gold, "loglikelihoods": lls}
+        record: dict[str, Any] = {
+            "id": item.id,
+            "gold": item.gold,
+            "loglikelihoods": lls,
+            "contexts": item.contexts,  # the strings scored, per choice: lm-evaluation-harness's `arguments`
+            "continuations": item.continuations,
+        }
         if item.cloze:
             record["greedy"] = bool(results[0].greedy.all())
         else:

@@ -5,24 +5,35 @@ so figures compare with it. Nothing is downloaded.
 
 An item is a list of (context, continuation) pairs, one per choice, and the gold choice: most tasks share one
 context and differ in the continuation; Winogrande's options differ in the context and share the continuation.
+
+Few-shot examples are drawn as lm-evaluation-harness's default sampler draws them, so a few-shot prompt is the
+one it builds from the same files: one `random.Random(1234)` per task, the items in file order, each taking
+`sample(pool, K)`. Where the harness's task takes its examples from the split it evaluates, it draws K + 1
+and drops the item itself; its HellaSwag, PIQA and Winogrande tasks name no test split and so always count as
+that case. Here those three draw so too, as does any task whose `--fewshot-from` is the evaluated file itself,
+so an item is never shown as its own example.
 """
 
 from __future__ import annotations
 
 import gzip
+import random
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow.parquet as pq
 
 from gristmill_base.errors import UserError
 from gristmill_base.jsonl import json_object
+from gristmill_base.named import split_named
 
 FEWSHOT_SEPARATOR = "\n\n"
+FEWSHOT_SEED = 1234  # lm-evaluation-harness's default fewshot_random_seed
+# the harness's tasks for these name no test split: its sampler takes the few-shot split for the evaluated one
+DRAWS_AROUND_THE_ITEM = {"hellaswag", "piqa", "winogrande"}
 
 
 @dataclass
@@ -34,6 +45,7 @@ class Item:
     lengths: list[int]  # characters of each choice, for the length-normalised accuracy
     cloze: bool = False
     shown: list[str] = field(default_factory=list)  # each example as a solved few-shot example shows it
+    row: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # as read: tells the item apart
 
 
 @dataclass
@@ -151,22 +163,25 @@ def read_winogrande(row: dict[str, Any], where: str) -> Item:
     blank = sentence.index("_")
     rest = " " + sentence[blank + 1 :].strip()
     contexts = [sentence[:blank] + option for option in options]
-    shown = [sentence.replace("_", options[gold], 1)]
+    shown = [contexts[gold] + rest]
     return Item(str(row.get("qID", where)), contexts, [rest, rest], gold, [len(rest)] * 2, shown=shown)
 
 
 def read_cloze(row: dict[str, Any], where: str) -> Item:
-    """LAMBADA-style: {"text"} whose last word is the target, or {"context", "target"}."""
+    """LAMBADA-style: {"text"} whose last word (after the last space, as lm-evaluation-harness splits it) is the
+    target, or {"context", "target"}. A solved example shows the context, a space and the target, which
+    begins with its own space (the harness's target delimiter and LAMBADA target, both kept)."""
     if "target" in row:
         context, target = _field(row, "context", where), _field(row, "target", where)
         target = target if target.startswith(" ") else f" {target}"
     else:
-        text = _field(row, "text", where).rstrip()
+        text = _field(row, "text", where)
         if " " not in text:
             raise UserError(f"{where}: text has no last word to predict")
         context, last = text.rsplit(" ", 1)
         target = f" {last}"
-    return Item(str(row.get("id", where)), [context], [target], 0, [len(target)], cloze=True, shown=[context + target])
+    shown = [f"{context} {target}"]
+    return Item(str(row.get("id", where)), [context], [target], 0, [len(target)], cloze=True, shown=shown)
 
 
 FORMATS: dict[str, tuple[Reader, Callable[[dict[str, Any]], bool]]] = {
@@ -180,20 +195,30 @@ FORMATS: dict[str, tuple[Reader, Callable[[dict[str, Any]], bool]]] = {
 
 
 def read_task(
-    spec: str, limit: int | None = None, shots: int = 0, fewshot_from: str | None = None, seed: int = 1234
+    spec: str, limit: int | None = None, shots: int = 0, fewshot_from: str | None = None, seed: int = FEWSHOT_SEED
 ) -> Task:
     """`NAME=PATH` or `PATH` (named after the file): its items, `shots` solved examples from `fewshot_from`
-    shown before each (drawn per item with a seeded generator, never the item itself)."""
-    name, _, path_text = spec.rpartition("=") if "=" in spec else ("", "", spec)
-    path = Path(path_text)
-    name = name or path.name.split(".")[0]
+    shown before each (drawn as the module's docstring says, never the item itself)."""
+    name, path = named_path(spec)
     format_name, items = _read_items(path, limit)
     if shots:
         if not fewshot_from:
-            raise UserError("--shots: give --fewshot-from FILE, the solved examples to show (e.g. a train split)")
-        _, pool = _read_items(Path(fewshot_from), None)
-        _add_shots(items, pool, shots, seed)
+            raise UserError(f"--shots: give --fewshot-from FILE or {name}=FILE, the solved examples to show "
+                            "(e.g. a train split)")  # fmt: skip
+        pool_format, pool = _read_items(Path(fewshot_from), None)
+        if pool_format != format_name:
+            raise UserError(f"--fewshot-from {fewshot_from}: a {pool_format} file, but {path} is {format_name}")
+        around_the_item = format_name in DRAWS_AROUND_THE_ITEM or Path(fewshot_from).resolve() == path.resolve()
+        _add_shots(items, pool, shots, random.Random(seed), around_the_item)
     return Task(name, format_name, items)
+
+
+def named_path(spec: str) -> tuple[str, Path]:
+    """`NAME=PATH` -> (NAME, PATH); `PATH` -> (the file's name up to its first dot, PATH): a task's or text
+    set's name."""
+    name, path_text = split_named(spec)
+    path = Path(path_text)
+    return name or path.name.split(".")[0], path
 
 
 def _read_items(path: Path, limit: int | None) -> tuple[str, list[Item]]:
@@ -213,17 +238,31 @@ def _read_items(path: Path, limit: int | None) -> tuple[str, list[Item]]:
     for number, row in enumerate(_chain(first, rows), 1):
         if limit is not None and number > limit:
             break
-        items.append(reader(row, f"{path}:{number}"))
+        item = reader(row, f"{path}:{number}")
+        item.row = row
+        items.append(item)
     return format_name, items
 
 
-def _add_shots(items: list[Item], pool: list[Item], shots: int, seed: int) -> None:
-    if len(pool) < shots + 1:
-        raise UserError(f"--fewshot-from: {len(pool)} examples, fewer than --shots {shots} + 1")
-    for index, item in enumerate(items):
-        order = np.random.default_rng([seed, index]).permutation(len(pool))
-        chosen = [pool[i].shown[0] for i in order if pool[i].shown[0] not in item.shown][:shots]
-        item.contexts = [FEWSHOT_SEPARATOR.join([*chosen, context]) for context in item.contexts]
+def _add_shots(items: list[Item], pool: list[Item], shots: int, draw: random.Random, around_the_item: bool) -> None:
+    """`shots` examples before each item, drawn in turn from one generator (the harness's sampler); drawing
+    `around_the_item`, one more is drawn and the item itself dropped (all of it, should the pool repeat it)."""
+    needed = shots + int(around_the_item)
+    if len(pool) < needed:
+        raise UserError(f"--fewshot-from: {len(pool)} examples, fewer than the {needed} each item draws")
+    everyone = range(len(pool))
+    for item in items:
+        if not around_the_item:
+            chosen = draw.sample(everyone, shots)
+        else:
+            chosen = [i for i in draw.sample(everyone, shots + 1) if pool[i].row != item.row][:shots]
+            if len(chosen) < shots:
+                others = [i for i in everyone if pool[i].row != item.row]
+                if len(others) < shots:
+                    raise UserError(f"--fewshot-from: fewer than --shots {shots} examples besides item {item.id}")
+                chosen = draw.sample(others, shots)
+        shown = [pool[i].shown[0] for i in chosen]
+        item.contexts = [FEWSHOT_SEPARATOR.join([*shown, context]) for context in item.contexts]
 
 
 def _chain(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:

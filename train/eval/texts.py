@@ -23,6 +23,16 @@ import numpy as np
 from gristmill_base.errors import UserError
 from train.eval.likelihood import Request
 from train.eval.models import ScoringModel
+from train.eval.tasks import named_path
+
+
+@dataclass
+class TextSource:
+    """A text set as read, before any model: its documents, or a packed folder (read with the model's tokenizer)."""
+
+    name: str
+    documents: list[str]
+    packed: Path | None = None
 
 
 @dataclass
@@ -36,25 +46,32 @@ class TextSet:
     byte_counts: list[np.ndarray] | None = None  # packed: bytes per scored token of each window
 
 
-def read_text_set(spec: str, model: ScoringModel, text_field: str = "text", limit: int | None = None) -> TextSet:
-    """`NAME=PATH` or `PATH`: a file, a folder of files, a run folder or a packed folder."""
-    name, _, path_text = spec.rpartition("=") if "=" in spec else ("", "", spec)
-    path = Path(path_text)
-    name = name or path.name.split(".")[0]
+def read_text_source(spec: str, text_field: str = "text", limit: int | None = None) -> TextSource:
+    """`NAME=PATH` or `PATH`: a file, a folder of files, a run folder or a packed folder; read and checked
+    without the model, so a bad set stops `gristmill eval` before the model loads."""
+    name, path = named_path(spec)
     if not path.exists():
         raise UserError(f"--text: {path}: no such file or folder")
     if (path / "manifest.json").is_file() and (path / "val").is_dir():
-        return _packed(name, path, model)
+        return TextSource(name, [], path)
     documents = list(_documents(path, text_field, limit))
     if not documents:
         raise UserError(f"{path}: no documents with text")
+    return TextSource(name, documents)
+
+
+def text_set_for(source: TextSource, model: ScoringModel) -> TextSet:
+    """The set's requests for this model: each document after the prefix token, in windows."""
+    if source.packed is not None:
+        return _packed(source.name, source.packed, model)
+    documents = source.documents
     requests, owners = [], []
     for index, text in enumerate(documents):
         for request in windows([model.prefix_id, *model.encode(text)], model):
             requests.append(request)
             owners.append(index)
     sizes = np.array([len(text.encode("utf-8")) for text in documents], np.int64)
-    return TextSet(name, len(documents), int(sizes.sum()), requests, np.array(owners, np.int64), sizes)
+    return TextSet(source.name, len(documents), int(sizes.sum()), requests, np.array(owners, np.int64), sizes)
 
 
 def windows(tokens: list[int], model: ScoringModel) -> Iterator[Request]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from eval_factory import TASK_ROWS as ROWS
+from eval_factory import harness_loglikelihood
 
 from gristmill.cli import main
 from train.checkpoint import read_model
@@ -66,22 +67,23 @@ def test_gristmill_loglikelihoods_equal_a_direct_forward_pass(trained: Path, tas
 
 
 def test_an_exported_model_scores_as_transformers_computes_directly(trained: Path, exported: Path, task_file: Path):
-    hf_model = load_model(str(exported), device="cpu")
-    found = evaluate(hf_model, EvalOptions([], [str(task_file)], batch_size=4), quiet())
+    """The export's tokenizer puts end-of-text first (as the model saw documents start), so by default (the
+    harness's rule: the tokenizer's own special tokens) its figures are the checkpoint's; with `never`, contexts
+    start with their own first token and the figures move."""
     direct = transformers.AutoModelForCausalLM.from_pretrained(str(exported), dtype=torch.float32).eval()
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(exported))
+    found = evaluate(load_model(str(exported), device="cpu"), EvalOptions([], [str(task_file)], batch_size=4), quiet())
     for row, record in zip(ROWS, found["examples"]["choices"], strict=True):
-        for i, choice in enumerate(row["choices"]):
-            context_ids = tokenizer.encode(row["context"], add_special_tokens=False)
-            whole = tokenizer.encode(f"{row['context']} {choice}", add_special_tokens=False)
-            tokens = (direct.config.bos_token_id, *context_ids, *whole[len(context_ids) :])
-            expected = direct_loglikelihood(
-                lambda ids: direct(input_ids=ids).logits, tokens, len(whole) - len(context_ids)
-            )
-            assert record["loglikelihoods"][i] == pytest.approx(expected, abs=1e-4)
+        expected = [harness_loglikelihood(direct, tokenizer, row["context"], f" {c}") for c in row["choices"]]
+        assert record["loglikelihoods"] == pytest.approx(expected, abs=1e-4)
     gristmill = evaluate(load_model(str(trained / "out"), device="cpu"), EvalOptions([], [str(task_file)]), quiet())
-    for ours, theirs in zip(gristmill["examples"]["choices"], found["examples"]["choices"], strict=True):
-        assert ours["loglikelihoods"] == pytest.approx(theirs["loglikelihoods"], abs=1e-4)
+    for ours, exported_record in zip(gristmill["examples"]["choices"], found["examples"]["choices"], strict=True):
+        assert ours["loglikelihoods"] == pytest.approx(exported_record["loglikelihoods"], abs=1e-4)
+    never = load_model(str(exported), device="cpu", prefix="never")
+    theirs = evaluate(never, EvalOptions([], [str(task_file)], batch_size=4), quiet())["examples"]["choices"]
+    moved = [abs(a - b) for r, x, y in zip(ROWS, theirs, found["examples"]["choices"], strict=True) if r["context"]
+             for a, b in zip(x["loglikelihoods"], y["loglikelihoods"], strict=True)]  # fmt: skip
+    assert min(moved) > 1e-3  # the rules differ where there is a context
 
 
 def test_bits_per_byte_on_the_val_split_equals_the_trainers_figure(trained: Path):
@@ -124,6 +126,8 @@ def test_the_command_prints_tables_and_writes_json_and_per_example_lines(
     assert [line["id"] for line in lines] == ["m1", "m2", "m3"] and all(
         len(line["loglikelihoods"]) >= 2 for line in lines
     )
+    assert lines[0]["contexts"] == ["The old miller"] * 3
+    assert lines[0]["continuations"] == [" repaired the mill", " sold the river", " photographed"]
 
 
 def test_training_scores_the_eval_sets_and_tasks_as_gristmill_eval_does(trained: Path, task_file: Path):

@@ -14,7 +14,7 @@ from eval_factory import PREFIX, ByteBigram
 from train.eval.likelihood import continuation_request, score_requests
 from train.eval.scoring import evaluate_task
 from train.eval.tasks import read_task
-from train.eval.texts import bits_per_byte, read_text_set
+from train.eval.texts import bits_per_byte, read_text_source, text_set_for
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -97,7 +97,7 @@ def test_bits_per_byte_of_text_files_is_the_hand_sum_over_their_bytes(tmp_path: 
     for i, text in enumerate(texts):
         (folder / f"doc{i}.txt").write_text(text, encoding="utf-8")
     model = ByteBigram(max_length=16)  # several windows per document, each after the byte before it
-    text_set = read_text_set(str(folder), model)
+    text_set = text_set_for(read_text_source(str(folder)), model)
     assert text_set.name == "texts" and text_set.documents == 2  # a text file is one document
     scored = score_requests(model, text_set.requests, batch_size=5)
     figures = bits_per_byte(text_set, [s.logprobs for s in scored])

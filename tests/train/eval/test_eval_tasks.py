@@ -6,6 +6,7 @@ bad file is one line and exit status 2."""
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,6 +15,7 @@ import pytest
 
 from gristmill.cli import main
 from gristmill_base.errors import UserError
+from train.eval.command import EvalOptions, read_inputs
 from train.eval.tasks import read_task
 
 
@@ -91,6 +93,8 @@ def test_few_shot_examples_are_seeded_and_never_the_item_itself(tmp_path: Path):
         shots = item.contexts[0].split("\n\n")
         assert len(shots) == 3 and shots[-1] == f"Q{index}?" and f"Q{index}? " not in "\n\n".join(shots[:2])
         assert all(shot.endswith((" yes", " no")) for shot in shots[:2])
+    with pytest.raises(UserError, match="a hellaswag file, but"):
+        read_task(path, shots=1, fewshot_from=jsonl(tmp_path / "h.jsonl", HELLASWAG, HELLASWAG))
     inline = {
         "context": "Q?",
         "choices": ["a", "b"],
@@ -136,3 +140,52 @@ def test_bad_requests_are_one_line(trained: Path, tmp_path: Path, capsys, args: 
     assert main(["eval", str(trained / "out"), *[a.format(**values) for a in args], "--device", "cpu"]) == 2
     error = capsys.readouterr().err
     assert message.format(**values) in error and error.count("\n") == 1
+
+
+def arc(number: int) -> dict:
+    return {"id": f"a{number}", "question": f"Question {number}?", "answerKey": "B",
+            "choices": {"text": [f"no {number}", f"yes {number}"], "label": ["A", "B"]}}  # fmt: skip
+
+
+def hellaswag(number: int) -> dict:
+    return {**HELLASWAG, "ind": number, "ctx_a": f"Scene {number}.", "label": number % 4}
+
+
+@pytest.mark.parametrize(("make", "drawn_around_the_item"), [(arc, False), (hellaswag, True)])
+def test_few_shot_examples_are_drawn_as_the_harness_samples_them(tmp_path: Path, make, drawn_around_the_item: bool):
+    """lm-evaluation-harness's default sampler: one random.Random(1234) for the task, items in order, each taking
+    sample(pool, 2), or sample(pool, 3) less the item itself where its task evaluates the few-shot split
+    (HellaSwag's names no test split, so it always counts as that case)."""
+    pool = [make(n) for n in range(10)]
+    task = read_task(jsonl(tmp_path / "test.jsonl", *[make(n) for n in range(7, 12)]), shots=2,
+                     fewshot_from=jsonl(tmp_path / "train.jsonl", *pool))  # fmt: skip
+    shown = read_task(jsonl(tmp_path / "pool.jsonl", *pool)).items
+    draw = random.Random(1234)
+    for item, row in zip(task.items, [make(n) for n in range(7, 12)], strict=True):
+        chosen = [x for x in draw.sample(pool, 3) if x != row][:2] if drawn_around_the_item else draw.sample(pool, 2)
+        examples = [shown[pool.index(x)].shown[0] for x in chosen]
+        alone = read_task(jsonl(tmp_path / "one.jsonl", row)).items[0].contexts[0]
+        assert item.contexts[0] == "\n\n".join([*examples, alone])
+
+
+def test_solved_examples_show_what_the_harness_shows(tmp_path: Path):
+    winogrande = {"qID": "w", "sentence": "He thanked _, who smiled.", "option1": "Ann", "option2": "Bo", "answer": "2"}
+    (item,) = read_task(jsonl(tmp_path / "dev.jsonl", winogrande)).items
+    assert item.shown == ["He thanked Bo , who smiled."]  # the option, a space, the rest
+    (cloze,) = read_task(jsonl(tmp_path / "lambada.jsonl", {"text": "she handed him the key"})).items
+    assert cloze.shown == ["she handed him the  key"]  # the target delimiter and the target's own space
+
+
+def test_each_task_draws_from_its_own_fewshot_file(tmp_path: Path):
+    rows = [{"context": f"Q{i}?", "choices": ["yes", "no"], "gold": 0} for i in range(3)]
+    pool_a = jsonl(tmp_path / "pool_a.jsonl", *[{**row, "context": f"A{i}?"} for i, row in enumerate(rows)])
+    pool_b = jsonl(tmp_path / "pool_b.jsonl", *[{**row, "context": f"B{i}?"} for i, row in enumerate(rows)])
+    tasks = [f"first={jsonl(tmp_path / 'a.jsonl', *rows)}", jsonl(tmp_path / "second.jsonl", *rows)]
+    inputs = read_inputs(EvalOptions([], tasks, shots=1, fewshot_from=[f"second={pool_b}", pool_a]))
+    assert [t.name for t in inputs.tasks] == ["first", "second"]
+    assert all(i.contexts[0].startswith("A") for i in inputs.tasks[0].items)
+    assert all(i.contexts[0].startswith("B") for i in inputs.tasks[1].items)
+    with pytest.raises(UserError, match="no task is named third"):
+        read_inputs(EvalOptions([], tasks, shots=1, fewshot_from=[f"third={pool_b}"]))
+    with pytest.raises(UserError, match="first=FILE"):
+        read_inputs(EvalOptions([], tasks, shots=1, fewshot_from=[f"second={pool_b}"]))
