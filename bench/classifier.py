@@ -13,9 +13,13 @@ once per document; a warm-up document loads each model outside the timing. Timin
 Decontamination: the stage with the bundled docstrings as evaluation items (`question` field), timed over
 the same documents, index build reported apart.
 
-Documents: the kept shards of a gristmill run (`id`, `text`), e.g.
-  gristmill run recipes/quickstart.toml --input /work/data/crawl --output /tmp/all
-  python bench/classifier.py /tmp/all/shards /tmp/qs/shards --output bench/results/classifier.txt
+Documents: the kept shards of a gristmill run, or JSONL(.gz) files with `id` and `text`, e.g. the bundled
+crawl's English pages and the long manual pages that bench/classifier_training.py builds:
+  gristmill run recipes/quickstart.toml --output /tmp/qs
+  python bench/classifier_training.py build-manuals /tmp/manuals
+  python bench/classifier.py /tmp/qs/shards /tmp/manuals/rust-manuals.jsonl.gz /tmp/manuals/man-pages.jsonl.gz \
+      --output bench/results/classifier.txt
+(a crawl of your own: gristmill run recipes/quickstart.toml --input CRAWL --output /tmp/all, then /tmp/all/shards)
 (`pip install -e ".[dev,bench]"`: datatrove's filter needs `fasteners`.)
 """
 
@@ -74,8 +78,13 @@ class PredictOnlyFastTextFilter(FastTextClassifierFilter):
         return self._model
 
 
-def load_documents(folder: Path, limit: int | None) -> list[tuple[str, str]]:
-    frame = pl.read_parquet(folder / "**" / "*.parquet", columns=["id", "text"])
+def load_documents(corpus: Path, limit: int | None) -> list[tuple[str, str]]:
+    """A folder of Parquet files (a run's shards) or a JSONL(.gz) file, with `id` and `text`."""
+    if corpus.is_dir():
+        frame = pl.read_parquet(corpus / "**" / "*.parquet", columns=["id", "text"])
+    else:
+        data = gzip.decompress(corpus.read_bytes()) if corpus.suffix == ".gz" else corpus.read_bytes()
+        frame = pl.read_ndjson(data).select("id", "text")
     return list(frame.head(limit).iter_rows()) if limit else list(frame.iter_rows())
 
 
@@ -132,7 +141,7 @@ def decontaminate_rate(evaluation: Path, documents: list[tuple[str, str]]) -> di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("shards", nargs="+", type=Path, help="shard folders of gristmill runs (one per corpus)")
+    parser.add_argument("shards", nargs="+", type=Path, help="shard folders or JSONL files (one per corpus)")
     parser.add_argument("--limit", type=int, help="documents per corpus")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
@@ -153,7 +162,8 @@ def main() -> None:
                 handle.write(json.dumps({"id": row["id"], "question": row["text"]}) + "\n")
         say(f"bench/classifier.py, {time.strftime('%Y-%m-%d %H:%M')}, {common.cpu_model()}")
         say(f"versions: {common.versions('datatrove', 'fasttext-predict', 'fasttext-new')}")
-        say(f"model: gristmill classifier train on the bundled samples (AUC {trained.metrics.roc_auc:.4f}), "
+        say(f"model: gristmill classifier train on the bundled samples (default settings: {trained.epochs} epochs "
+            f"chosen on validation log-loss; held-out AUC {trained.metrics.roc_auc:.4f}), "
             f"{(folder / 'model.bin').stat().st_size / 1e6:.0f} MB")  # fmt: skip
         rows = []
         for shards in args.shards:

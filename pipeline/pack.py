@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from gristmill_base.atomic import publish, temp_path, write_json_atomic
 from gristmill_base.errors import UserError
 from pipeline.progress import TaskProgress, progress_dir
 from tokenizer import Tokenizer
-from tokenizer.files import fingerprint
+from tokenizer.files import assumed, fingerprint
 
 SPLITS = ("train", "val")
 JOB = ".pack"  # datatrove's completion markers, logs and the progress files, under PACKED/
@@ -133,10 +134,15 @@ def input_shards(inputs: list[str]) -> list[Path]:
 
 
 def check_tokenizer(tokenizer_dir: Path, eos: str) -> Tokenizer:
+    """The tokenizer, with one note on stderr of what was assumed where no gristmill.json says it (another
+    tool's vocabulary), and its end-of-document token checked."""
     try:
         tokenizer = Tokenizer.load(str(tokenizer_dir))
     except ValueError as error:
         raise UserError(f"--tokenizer: {error}") from None
+    note = assumed(tokenizer_dir, tokenizer.definition)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     try:
         tokenizer.id_of(eos)
     except ValueError as error:

@@ -10,6 +10,7 @@ import numpy as np
 from rich.console import Console
 
 from gristmill_base.errors import UserError
+from gristmill_base.folder_lock import hold_folder
 from pipeline.executors import build_executor
 from pipeline.pack import (
     JOB,
@@ -44,12 +45,17 @@ def pack(
     step = PackStep(files, tokenizer_path, packed, eos, val_fraction)
     started = time.perf_counter()
     total = sum(path.stat().st_size for path in files)
-    with ProgressWatcher(packed, JOB, total, len(files), console), stderr_to(packed / JOB / "pack.log"):
-        build_executor(section, [step], len(files), packed / JOB).run()
-    done = len(list((packed / JOB / "completions").glob("*")))
-    if done < len(files):
-        raise UserError(f"{len(files) - done} of {len(files)} pack tasks failed; see {packed / JOB}; rerun to resume")
-    manifest = write_pack_manifest(packed, tokenizer_path, tokenizer, eos, files, val_fraction)
+    if packed.exists() and not packed.is_dir():
+        raise UserError(f"--output {packed}: exists and is not a folder")
+    packed.mkdir(parents=True, exist_ok=True)
+    with hold_folder(packed, "gristmill pack", "choose another --output"):
+        with ProgressWatcher(packed, JOB, total, len(files), console), stderr_to(packed / JOB / "pack.log"):
+            build_executor(section, [step], len(files), packed / JOB).run()
+        done = len(list((packed / JOB / "completions").glob("*")))
+        if done < len(files):
+            message = f"{len(files) - done} of {len(files)} pack tasks failed; see {packed / JOB}; rerun to resume"
+            raise UserError(message)
+        manifest = write_pack_manifest(packed, tokenizer_path, tokenizer, eos, files, val_fraction)
     seconds = time.perf_counter() - started
     tokens = manifest["train"]["tokens"] + manifest["val"]["tokens"]
     console.print(

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from tokenizer.core import Tokenizer
+if TYPE_CHECKING:  # the command line names the chat tokens without loading the compiled encoder
+    from tokenizer.core import Tokenizer
 
 ROLES = ("system", "user", "assistant")
 END = "<|end|>"

@@ -181,6 +181,8 @@ class Tokenizer:
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         ids = ids if isinstance(ids, (list, tuple)) else list(ids)
         try:
+            if ids and min(ids) < 0:  # a Python index from the end, never an id
+                raise IndexError
             return b"".join(map(self._bytes_of.__getitem__, ids))
         except (IndexError, TypeError):
             bad = next(i for i in ids if not 0 <= i < len(self._bytes_of) or self._bytes_of[i] is None)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-import regex
+from typing import TYPE_CHECKING, Any
 
 from tokenizer.patterns import DEFAULT
+
+if TYPE_CHECKING:
+    import regex
 
 NORMALIZERS = ("NFC", "NFKC", "NFD", "NFKD")
 
@@ -78,6 +79,8 @@ def added_finder(added: list[Added]) -> regex.Pattern[str] | None:
     with the white space its `lstrip` / `rstrip` takes; None when there are none."""
     if not added:
         return None
+    import regex  # here: reading a tokenizer's files (the command line's parsers) needs no regex engine
+
     ordered = sorted(added, key=lambda a: (-len(a.content), a.content))
     return regex.compile(
         "|".join(

@@ -35,7 +35,7 @@ class Cutter:
         """The UTF-8 buffer and its segments: each text (scanned in compiled code), or each regex piece of
         each text; `owners[s]` is the text segment `s` belongs to."""
         if self.grammar == NO_SCANNER:
-            parts = [[piece.encode("utf-8", "surrogatepass") for piece in self.regex.findall(t)] for t in texts]
+            parts = [[piece.encode("utf-8", "surrogatepass") for piece in self.pieces(t)] for t in texts]
             owners = np.repeat(np.arange(len(texts)), [len(p) for p in parts])
             data = [piece for pieces in parts for piece in pieces]
         else:
@@ -44,6 +44,20 @@ class Cutter:
         lengths = np.fromiter(map(len, data), np.int64, len(data))
         ends = np.cumsum(lengths)
         return np.frombuffer(b"".join(data), np.uint8), ends - lengths, ends, owners
+
+    def pieces(self, text: str) -> list[str]:
+        """The regex's matches and the text between them, each its own piece, as HF's `Split` (`Isolated`)
+        cuts: a pattern that does not match every character loses none of the text."""
+        found, end = [], 0
+        for match in self.regex.finditer(text):
+            if match.start() > end:
+                found.append(text[end : match.start()])
+            if match.end() > match.start():
+                found.append(match.group())
+            end = match.end()
+        if end < len(text):
+            found.append(text[end:])
+        return found
 
     def count(self, texts: Sequence[str], counts: BytesTable) -> BytesTable:
         """Add the pieces of the texts to `counts` (grown as needed; the table to use next is returned)."""

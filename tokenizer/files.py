@@ -15,18 +15,19 @@ from pathlib import Path
 
 from gristmill_base.atomic import write_json_atomic, write_text_atomic
 from tokenizer.definition import Definition
-from tokenizer.hf_json import hf_document, read_gpt2_files, read_hf
-from tokenizer.tiktoken_file import read_tiktoken
+from tokenizer.hf_json import hf_text, read_gpt2_files, read_hf
+from tokenizer.patterns import PRESETS
+from tokenizer.tiktoken_file import encoding_name, read_tiktoken
 
 FORMAT = "gristmill-bpe/1"
 GPT2_PAIRS = (("vocab.json", "merges.txt"), ("encoder.json", "vocab.bpe"))
+EOS = "<|endoftext|>"  # the end-of-text token gristmill's commands take unless told another
 
 
 def save_folder(definition: Definition, folder: str | Path, extends: list[str] | None = None) -> None:
     """Write the folder; `extends`: the fingerprints of the tokenizers this one adds tokens to (same ids)."""
     target = Path(folder)
-    # one line, as the C encoder writes it: a 200k-token vocabulary in a tenth of the indented time
-    document = json.dumps(hf_document(definition), ensure_ascii=False)
+    document = hf_text(definition)
     write_text_atomic(target / "tokenizer.json", document)
     own = hashlib.sha256(document.encode()).hexdigest()  # its `fingerprint`: never in its own lineage
     extends = [sha256 for sha256 in dict.fromkeys(extends or []) if sha256 != own]
@@ -88,6 +89,31 @@ def read_any(path: str | Path) -> Definition:
     if "pattern" in meta:
         definition.pattern = meta["pattern"]
     return definition
+
+
+def assumed(path: str | Path, definition: Definition) -> str | None:
+    """What reading `path` (into `definition`) took for granted that a gristmill folder's `gristmill.json`
+    would have said, in one line for the user; None for a gristmill folder."""
+    files = defining_files(path)
+    first = files[0]
+    if first.name == "tokenizer.json" and (first.parent / "gristmill.json").is_file():
+        return None
+    pattern = definition.pattern if definition.pattern in PRESETS else "its own regex"
+    if len(files) == 2:
+        read = f"read {files[0]} + {files[1].name} as GPT-2's files: pattern {pattern}, <|...|> tokens special"
+    elif first.name.endswith((".tiktoken", ".tiktoken.gz")):
+        read = f"read {first} as tiktoken's {encoding_name(first)} (by its file name): pattern {pattern}"
+    else:
+        read = (
+            f"read {first} as a Hugging Face tokenizer.json (no gristmill.json beside it): its ids, its merges in "
+            f"file order, pattern {pattern} (its pre-tokenizer)"
+        )
+    specials = definition.special_ids
+    listed = ", ".join(f"{token} = {i}" for token, i in list(specials.items())[:4]) or "none"
+    if len(specials) > 4:
+        listed += f" and {len(specials) - 4:,} more"
+    eos = f"end of text: {EOS}" if EOS in specials else f"no {EOS} (`gristmill pack` then needs --eos T)"
+    return f"{read}; special tokens {listed}; {eos}"
 
 
 def fingerprint(path: str | Path) -> str:

@@ -79,6 +79,12 @@ def hf_document(definition: Definition) -> dict[str, Any]:
     }
 
 
+def hf_text(definition: Definition) -> str:
+    """The `tokenizer.json` text gristmill writes: one line, as the C encoder writes it (a 200k-token
+    vocabulary in a tenth of the indented time); its sha256 is the tokenizer's fingerprint."""
+    return json.dumps(hf_document(definition), ensure_ascii=False)
+
+
 def merges_of_ranks(vocab: dict[int, bytes]) -> list[tuple[bytes, bytes]]:
     """tiktoken ranks as a merge list: every split of each token into two tokens, by the token's rank (then
     by the parts' ranks). With whole tokens first (`ignore_merges`) HF then encodes as tiktoken does."""

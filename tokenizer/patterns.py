@@ -8,7 +8,7 @@ Qwen 2.5 and 3), written as those vocabularies' own files write them; the `regex
 
 from __future__ import annotations
 
-import regex
+from tokenizer.errors import SettingError
 
 PRESETS = {
     "gpt2": r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
@@ -41,10 +41,16 @@ DEFAULT = "gpt4"
 
 
 def resolve_pattern(pattern: str) -> str:
-    """A preset name or a regex; a regex that does not compile is a ValueError naming the problem."""
+    """A preset name or a regex. A regex that does not compile, or a bare word that is no preset (a misspelt
+    name: as a regex it would match only itself), is a SettingError naming the problem."""
+    import regex  # here: the command line lists the presets without loading the regex engine
+
+    presets = ", ".join(PRESETS)
+    if pattern not in PRESETS and regex.fullmatch(r"\w+", pattern):
+        raise SettingError("pattern", pattern, f"not a preset ({presets}); as a regex it would match only itself")
     source = PRESETS.get(pattern, pattern)
     try:
         regex.compile(source)
     except regex.error as error:
-        raise ValueError(f"pattern: not a preset ({', '.join(PRESETS)}) and not a valid regex: {error}") from None
+        raise SettingError("pattern", pattern, f"not a preset ({presets}) and not a valid regex: {error}") from None
     return source

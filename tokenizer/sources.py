@@ -10,12 +10,15 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from tokenizer.errors import SettingError
+
 TEXT_CHUNK = 1 << 20
 SUFFIXES = (".txt", ".text", ".md", ".jsonl", ".jsonl.gz", ".json.gz", ".parquet")
 
 
 def input_files(paths: list[str | Path]) -> list[Path]:
-    """Files in the order given; a folder gives its readable files in name order (a run folder: its shards)."""
+    """Files in the order given; a folder gives its readable files in name order (a run folder: its shards).
+    A ValueError names the path, not a flag: each command puts its own flag before it."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -26,20 +29,38 @@ def input_files(paths: list[str | Path]) -> list[Path]:
         elif path.is_file():
             found.append(path)
         else:
-            raise ValueError(f"--input {raw}: no such file or folder")
+            raise ValueError(f"{raw}: no such file or folder")
     if not found:
-        raise ValueError(f"--input {', '.join(map(str, paths))}: no text, JSONL or Parquet files found")
+        raise ValueError(f"{', '.join(map(str, paths))}: no text, JSONL or Parquet files found")
     return found
 
 
+def is_structured(path: Path) -> bool:
+    """Whether the file's documents are in a field (JSONL) or column (Parquet): `text_column` names it."""
+    return path.name.endswith((".parquet", ".jsonl", ".jsonl.gz", ".json.gz"))
+
+
 def read_texts(path: Path, text_column: str = "text") -> Iterator[str]:
+    """The documents of one file; a damaged file is a ValueError naming it, a missing column a SettingError."""
+    try:
+        yield from _texts(path, text_column)
+    except (OSError, EOFError) as error:  # a damaged gzip stream, a file that went away
+        raise ValueError(f"{path}: cannot read ({error})") from None
+
+
+def _texts(path: Path, text_column: str) -> Iterator[str]:
     name = path.name
     if name.endswith(".parquet"):
-        import pyarrow.parquet as pq  # here: 30 MB of memory that text and JSONL training does not need
+        import pyarrow as pa  # here: 30 MB of memory that text and JSONL training does not need
+        import pyarrow.parquet as pq
 
-        parquet = pq.ParquetFile(path)
-        if text_column not in parquet.schema_arrow.names:
-            raise ValueError(f"{path}: no column {text_column!r} (columns: {', '.join(parquet.schema_arrow.names)})")
+        try:
+            parquet = pq.ParquetFile(path)
+        except pa.ArrowException as error:
+            raise ValueError(f"{path}: not a Parquet file ({error})") from None
+        columns = parquet.schema_arrow.names
+        if text_column not in columns:
+            raise SettingError("text_column", text_column, f"{path} has no such column (columns: {', '.join(columns)})")
         for batch in parquet.iter_batches(batch_size=1024, columns=[text_column]):
             yield from (text for text in batch.column(0).to_pylist() if text)
     elif name.endswith((".jsonl", ".jsonl.gz", ".json.gz")):

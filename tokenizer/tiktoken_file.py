@@ -33,6 +33,8 @@ def encoding_name(path: Path) -> str:
 
 def read_tiktoken(path: Path, pattern: str | None = None, special_tokens: dict[str, int] | None = None) -> Definition:
     """The definition of a rank file; `pattern` and `special_tokens` default to the named encoding's."""
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
     name = encoding_name(path)
     known_pattern, known_specials = ENCODINGS.get(name, (None, None))
     pattern = pattern or known_pattern

@@ -48,9 +48,15 @@ class ClassifierModel:
             raise UserError(f"model {where}: no such file or folder")
         return cls(_read_model(Path(where), where), TextPreparation(), where)
 
-    def require_label(self, label: str) -> None:
+    def require_label(self, label: str, option: str = "keep_label") -> None:
+        """`option`: where the user named the label (a recipe's keep_label, the command line's --label)."""
         if label.removeprefix(LABEL_PREFIX) not in self.labels:
-            raise UserError(f"model {self.location}: no label {label!r}; its labels: {', '.join(self.labels)}")
+            raise UserError(
+                f"model {self.location}: no label {label!r}; its labels: {', '.join(self.labels)} (from {option})"
+            )
+
+    def save(self, path: Path) -> None:
+        self._model.save_model(str(path))
 
     def scores(self, texts: list[str], label: str | None = None) -> list[tuple[str, float]]:
         """(top label, probability) per text; with `label`, the probability of that label instead. One

@@ -16,20 +16,24 @@ from tokenizer.sources import input_files
 
 
 def read_documents(
-    paths: list[str], text_field: str = "text", label_field: str | None = None
+    paths: list[str], text_field: str = "text", label_field: str | None = None, flag: str = "--input"
 ) -> Iterator[tuple[str | None, str]]:
-    """(label or None, text) of every document with text, in the order given."""
+    """(label or None, text) of every document with text, in the order given; an error names `flag`, the
+    option that gave `paths`."""
+    for path in paths:
+        if not Path(path).exists():
+            raise UserError(f"{flag} {path}: no such file or folder")
     try:
         files = input_files(paths)
-    except ValueError as error:
-        raise UserError(str(error)) from None
+    except ValueError:  # only folders without readable files remain
+        raise UserError(f"{flag} {', '.join(paths)}: no text, JSONL or Parquet files found") from None
     for path in files:
         if path.name.endswith(".parquet"):
             yield from _parquet(path, text_field, label_field)
         elif path.name.endswith((".jsonl", ".jsonl.gz", ".json.gz")):
             yield from _jsonl(path, text_field, label_field)
         elif label_field:
-            raise UserError(f"{path}: a text file has no {label_field!r} field; give JSONL or Parquet with labels")
+            raise UserError(f"{path}: a text file has no --label-field {label_field!r}; give JSONL or Parquet")
         else:
             yield from ((None, line) for line in _lines(path) if line.strip())
 
@@ -39,7 +43,8 @@ def _parquet(path: Path, text_field: str, label_field: str | None) -> Iterator[t
     wanted = [text_field, *([label_field] if label_field else [])]
     missing = [name for name in wanted if name not in parquet.schema_arrow.names]
     if missing:
-        raise UserError(f"{path}: no column {missing[0]!r} (columns: {', '.join(parquet.schema_arrow.names)})")
+        flag = "--text-field" if missing[0] == text_field else "--label-field"
+        raise UserError(f"{path}: no {flag} column {missing[0]!r} (columns: {', '.join(parquet.schema_arrow.names)})")
     for batch in parquet.iter_batches(batch_size=1024, columns=wanted):
         texts = batch.column(0).to_pylist()
         labels = batch.column(1).to_pylist() if label_field else [None] * len(texts)
@@ -52,9 +57,9 @@ def _jsonl(path: Path, text_field: str, label_field: str | None) -> Iterator[tup
             continue
         row = json_object(line, f"{path}:{number}")
         if text_field not in row:
-            raise UserError(f"{path}:{number}: no field {text_field!r}")
+            raise UserError(f"{path}:{number}: no --text-field {text_field!r}")
         if label_field and label_field not in row:
-            raise UserError(f"{path}:{number}: no field {label_field!r}")
+            raise UserError(f"{path}:{number}: no --label-field {label_field!r}")
         text = row[text_field]
         if isinstance(text, str) and text:
             yield (_label(row[label_field]) if label_field else None), text

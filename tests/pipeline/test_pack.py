@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +19,7 @@ from text_factory import article
 from vocab_factory import rank_file
 
 from gristmill.cli import main
+from gristmill_base.folder_lock import hold_folder
 from pipeline.pack import is_validation
 from pipeline.pack_command import pack
 from pipeline.prepared import prepare_run
@@ -87,12 +86,15 @@ def test_every_kept_document_comes_back_once_in_its_split(run_and_tokenizer: tup
 
 @pytest.mark.parametrize("eos", ["<|endoftext|>", "100257"])
 def test_a_real_vocabulary_packs_its_real_ids_in_uint32(
-    run_and_tokenizer: tuple[Path, Path], tmp_path: Path, eos: str
+    run_and_tokenizer: tuple[Path, Path], tmp_path: Path, eos: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """cl100k_base straight from tiktoken's rank file: ids above 65,535, the EOS by name or by id."""
+    """cl100k_base straight from tiktoken's rank file: ids above 65,535, the EOS by name or by id; what was
+    assumed of a file without gristmill.json is said once."""
     run, _ = run_and_tokenizer
     ranks = rank_file("cl100k_base")
     manifest = pack(str(ranks), [str(run)], str(tmp_path / "p"), 0.0, 2, eos, console=Console(file=io.StringIO()))
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and "as tiktoken's cl100k_base" in notes[0] and "<|endoftext|> = 100257" in notes[0]
     assert manifest["dtype"] == "uint32" and manifest["vocab_size"] == 100277 and manifest["eos_id"] == 100257
     assert manifest["tokenizer_sha256"] == hashlib.sha256(ranks.read_bytes()).hexdigest()
     kept = sorted(
@@ -145,20 +147,26 @@ def test_inspect_and_bad_requests(
     for args, message in cases:
         assert main(["pack", *args]) == 2
         assert message in capsys.readouterr().err
+    (tmp_path / "busy").mkdir()
+    with hold_folder(tmp_path / "busy", "gristmill pack", "choose another --output"):  # as another pack would
+        assert main(["pack", "--tokenizer", str(tok), "--input", str(run), "--output", str(tmp_path / "busy")]) == 2
+    assert "is in use by another gristmill pack" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_kill_9_mid_run_then_rerun_gives_identical_files(run_and_tokenizer: tuple[Path, Path], tmp_path: Path) -> None:
+    """The main process alone is killed (as the OOM killer does): its workers die with it, and the same
+    command run right away finds the folder free and finishes the job."""
     run, tok = run_and_tokenizer
     pack(str(tok), [str(run)], str(tmp_path / "clean"), 0.1, 1, console=Console(file=io.StringIO()))
     command = [sys.executable, "-m", "gristmill", "pack", "--tokenizer", str(tok), "--input", str(run),
-               "--output", str(tmp_path / "killed"), "--val-fraction", "0.1", "--workers", "1"]  # fmt: skip
+               "--output", str(tmp_path / "killed"), "--val-fraction", "0.1", "--workers", "2"]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     completions = tmp_path / "killed" / ".pack" / "completions"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # against a hang only
     while not (completions.is_dir() and any(completions.iterdir())) and time.monotonic() < deadline:
         time.sleep(0.01)
-    os.killpg(process.pid, signal.SIGKILL)
+    process.kill()
     process.wait()
     done = len(list(completions.iterdir()))
     assert 0 < done < len(json.loads((tmp_path / "clean" / "manifest.json").read_text())["source_shards"])

@@ -142,6 +142,20 @@ def test_every_preset_pattern_matches_tiktoken(trained: Tokenizer) -> None:
             assert tokenizer.encode(clean) == encoding.encode_ordinary(clean), (name, clean[:40])
 
 
+@pytest.mark.parametrize("pattern", [r"\p{L}+", r"\d|\s+", r"x*"])
+def test_a_pattern_that_leaves_text_between_its_matches_keeps_it_as_hf_does(
+    trained: Tokenizer, tmp_path: Path, pattern: str
+) -> None:
+    """HF's Split (Isolated) makes the text between two matches a piece of its own: nothing is dropped."""
+    tokenizer = Tokenizer(trained.vocab, trained.merges, [], pattern)
+    tokenizer.save(tmp_path)
+    hf = HFTokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    for text in HARD[:-3]:
+        ids = tokenizer.encode(text, disallowed_special=())
+        assert ids == hf.encode(text, add_special_tokens=False).ids, (pattern, text[:40])
+        assert tokenizer.decode(ids) == text
+
+
 def test_save_and_load_keep_every_id(trained: Tokenizer, tmp_path: Path) -> None:
     trained.save(str(tmp_path))
     loaded = Tokenizer.load(str(tmp_path))

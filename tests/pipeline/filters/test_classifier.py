@@ -24,7 +24,9 @@ NEGATIVE = SAMPLES / "classifier-negative.jsonl.gz"
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("models") / "model"
     train_classifier(
-        {"positive": [str(POSITIVE)], "negative": [str(NEGATIVE)]}, folder, TrainingOptions(buckets=1 << 14)
+        {"positive": [str(POSITIVE)], "negative": [str(NEGATIVE)]},
+        folder,
+        TrainingOptions(epochs=5, learning_rate=0.1, buckets=1 << 14),  # short: some documents scored wrongly
     )
     return folder
 
