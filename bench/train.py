@@ -5,7 +5,8 @@ with and without them. Each variant is a real `run_training` call on a packed fo
 loader, optimizer, clipping and logging included); tokens/s and MFU are the trainer's own figures over its
 timing windows after the first (warm-up and compilation); peak memory is `torch.cuda.max_memory_allocated`.
 
-Usage: python bench/train.py [--steps 30] [--output bench/results/train.txt]     (the issue's GPU check)
+Usage: python bench/train.py [--steps 30] [--output bench/results/train.txt]     (every variant)
+       python bench/train.py --variants triton:compiled torch:compiled   (bench/gpu_check.sh's two)
        python bench/train.py --preset tiny --seq-len 64 --micro-batch 4 --global-batch 8 --steps 6   (CPU smoke)
 """
 
@@ -31,6 +32,8 @@ from train.config import TrainConfig
 from train.loop import run_training
 
 EOS = 0
+VARIANTS = [("triton", "compiled"), ("triton-ce", "compiled"), ("torch", "compiled"), ("triton", "eager"),
+            ("torch", "eager")]  # fmt: skip
 
 
 def random_packed(folder: Path, tokens: int, vocab: int, seed: int = 0) -> Path:
@@ -87,6 +90,9 @@ def main() -> None:
     parser.add_argument("--micro-batch", type=int, default=32)
     parser.add_argument("--global-batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--variants", nargs="+", choices=[f"{k}:{m}" for k, m in VARIANTS], metavar="KERNELS:MODE",
+                        help="on a GPU, these only (default all five: " + " ".join(f"{k}:{m}" for k, m in VARIANTS) +
+                        ")")  # fmt: skip
     parser.add_argument("--output")
     args = parser.parse_args()
     report = common.Report()
@@ -98,8 +104,8 @@ def main() -> None:
     say(f"model {args.preset}: {model.parameters():,} parameters, {model.flops_per_token():,} FLOPs per token; "
         f"seq {args.seq_len}, {args.global_batch * args.seq_len:,} tokens per step, {args.steps} steps, "
         f"{'bf16 autocast' if cuda else 'fp32 (no GPU)'}")  # fmt: skip
-    variants = [("triton", True), ("triton-ce", True), ("torch", True), ("triton", False), ("torch", False)]
-    variants = variants if cuda else [("torch", False)]
+    chosen = [tuple(v.split(":")) for v in args.variants] if args.variants else VARIANTS
+    variants = [(kernels, mode == "compiled") for kernels, mode in chosen] if cuda else [("torch", False)]
     with tempfile.TemporaryDirectory() as work:
         tokens = (args.steps + 4) * args.global_batch * (args.seq_len + 1) * 21 // 20 + 10_000
         packed = random_packed(Path(work) / "packed", tokens, model.vocab_size)

@@ -35,6 +35,16 @@ def test_swiglu_and_relu2_match_the_reference(shape: tuple[int, ...]) -> None:
         assert torch.allclose(a, b, atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.parametrize("function", [swiglu, reference.swiglu], ids=["triton", "reference"])
+def test_swiglu_is_silu_of_its_first_argument_times_its_second(function: Callable) -> None:
+    """Against the formula written out here: the kernel and the reference could agree on swapped arguments."""
+    torch.manual_seed(4)
+    gate, up = torch.randn(3, 50, dtype=torch.float64), torch.randn(3, 50, dtype=torch.float64) + 1.0
+    expected = gate / (1 + torch.exp(-gate)) * up
+    assert torch.allclose(function(gate, up), expected, atol=1e-6, rtol=1e-5)
+    assert not torch.allclose(function(up, gate), expected, atol=1e-2)  # these inputs tell the arguments apart
+
+
 @pytest.mark.parametrize(("heads", "kv_heads", "seq", "head_dim"), [(4, 4, 9, 16), (4, 2, 5, 12), (3, 1, 17, 6)])
 def test_rope_on_q_and_k_matches_the_reference(heads: int, kv_heads: int, seq: int, head_dim: int) -> None:
     torch.manual_seed(1)
