@@ -26,10 +26,13 @@ from pipeline.section import read_toml
 
 class RunSection(_Section):
     name: str | None = None
-    output: str | None = Field(default=None, description="default RUN_DIR, relative to the working directory")
+    output: str | None = Field(default=None, description="default RUN_DIR, relative to the recipe's folder")
     limit: Annotated[int, Field(ge=1)] | None = Field(default=None, description="stop after N documents")
     keep_intermediate: bool = Field(
         default=False, description="keep the documents and arrays dedup jobs pass on, once the run is complete"
+    )
+    allow_empty_inputs: bool = Field(
+        default=False, description="an input file that yields no document is not an error (exit status 0, not 3)"
     )
 
 
@@ -179,6 +182,8 @@ def recipe_from_dict(raw: dict[str, Any], source: str, base_dir: Path) -> Recipe
             raise UserError(f"{source}: executor.{table}: given, but executor.kind is {executor.kind!r}")
     ingest = recipe.ingest
     ingest.inputs = [_resolve_relative(p, base_dir) for p in ingest.inputs]
+    if recipe.run.output:  # written in the file, so relative to it, as every other path of a recipe
+        recipe.run.output = _resolve_relative(recipe.run.output, base_dir)
     for stage in recipe.stage:
         if isinstance(stage, MinhashDedupStage) and stage.bands is None:
             # written into RUN/recipe.toml, so a resumed run cannot meet keys banded by another version

@@ -57,6 +57,23 @@ def test_relative_inputs_resolve_against_the_recipe_folder(tmp_path: Path, monke
     ]
 
 
+def test_run_output_written_in_a_recipe_is_relative_to_it_and_a_typed_output_to_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The one rule for paths: written in a file, relative to that file; typed, relative to where you are."""
+    folder = tmp_path / "recipes"
+    folder.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    path = write(folder, '[run]\noutput = "../runs/x"\n\n' + INGEST + 'inputs = ["a.jsonl"]\n')
+    (folder / "a.jsonl").write_text('{"text": "one"}\n')
+    assert prepare_run(path).run_dir == tmp_path / "runs" / "x"
+    assert prepare_run(path, output="typed").run_dir == elsewhere / "typed"
+    unnamed = write(folder, INGEST + 'inputs = ["a.jsonl"]\n')
+    assert prepare_run(unnamed).run_dir == elsewhere / "runs" / unnamed.stem  # a default: the current folder
+
+
 def test_full_recipe_with_sizes_and_slurm(tmp_path: Path):
     text = (
         '[run]\nname = "cc"\nlimit = 1000\n'
@@ -84,7 +101,7 @@ def test_full_recipe_with_sizes_and_slurm(tmp_path: Path):
         ("bogus = 1\n" + INGEST, "bogus: unknown key; expected one of: executor, run, stage"),
         (
             "[run]\nnmae = 'x'\n" + INGEST,
-            "run.nmae: unknown key; expected one of: keep_intermediate, limit, name, output",
+            "run.nmae: unknown key; expected one of: allow_empty_inputs, keep_intermediate, limit, name, output",
         ),
         (
             "[executor]\nworker = 2\n" + INGEST,

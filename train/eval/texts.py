@@ -107,13 +107,13 @@ def _documents(path: Path, text_field: str, limit: int | None) -> Iterator[str]:
 
 
 def _packed(name: str, folder: Path, model: ScoringModel) -> TextSet:
-    from tokenizer.files import fingerprint
+    from tokenizer.files import same_ids
     from train.data import TokenStream
     from train.evaluate import token_bytes
 
     manifest = json.loads((folder / "manifest.json").read_text())
     tokenizer_dir = getattr(model, "tokenizer_dir", None)
-    if tokenizer_dir is None or fingerprint(tokenizer_dir) != manifest.get("tokenizer_sha256"):
+    if tokenizer_dir is None or not same_ids(tokenizer_dir, manifest.get("tokenizer_sha256", "")):  # or extends it
         raise UserError(f"{folder}: packed with another tokenizer than the model's; give the text instead")
     stream = TokenStream(folder, "val")
     span = model.max_length

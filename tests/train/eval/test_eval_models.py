@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,9 @@ from eval_factory import TASK_ROWS as ROWS
 from eval_factory import harness_loglikelihood
 
 from gristmill.cli import main
+from gristmill_base.errors import UserError
+from pipeline.pack_command import pack
+from tokenizer import train_bpe
 from train.checkpoint import read_model
 from train.eval.command import EvalOptions, evaluate
 from train.eval.likelihood import continuation_request
@@ -93,6 +97,22 @@ def test_bits_per_byte_on_the_val_split_equals_the_trainers_figure(trained: Path
     (figures,) = found["texts"]
     assert figures["bits_per_byte"] == pytest.approx(trainer["val_bpb"], rel=1e-5)
     assert figures["nats_per_token"] == pytest.approx(trainer["val_loss"], rel=1e-5)
+
+
+def test_the_val_split_is_scored_after_add_special_and_refused_under_another_tokenizer(trained: Path, tmp_path: Path):
+    """`tokenizer add-special` keeps every id, so the packed split still fits the extended tokenizer (the
+    README's fine-tune block runs before docs/eval.md's); a tokenizer trained anew does not."""
+    extended = Path(shutil.copytree(trained / "tok", tmp_path / "extended"))
+    assert main(["tokenizer", "add-special", str(extended), "--chat"]) == 0
+    before = evaluate(load_model(str(trained / "out")), EvalOptions([str(trained / "packed")], []), quiet())
+    after = evaluate(load_model(str(trained / "out"), str(extended)), EvalOptions([str(trained / "packed")], []),
+                     quiet())  # fmt: skip
+    assert after["texts"][0]["bits_per_byte"] == before["texts"][0]["bits_per_byte"]
+    other = tmp_path / "other"
+    train_bpe([trained / "articles.parquet"], 300, ["<|endoftext|>"], workers=1).save(str(other / "tok"))
+    pack(str(other / "tok"), [str(trained / "articles.parquet")], str(other / "packed"), 0.2, 1, console=quiet())
+    with pytest.raises(UserError, match="packed with another tokenizer than the model's"):
+        evaluate(load_model(str(trained / "out")), EvalOptions([str(other / "packed")], []), quiet())
 
 
 def test_bits_per_byte_of_text_is_the_same_through_both_backends(trained: Path, exported: Path):
