@@ -167,9 +167,10 @@ def _mismatch(saved: dict[str, Any], fingerprint: dict[str, Any]) -> str | None:
         return f"a checkpoint of {saved.get('job', 'pretraining')}, not of {fingerprint['job']}"
     if saved.get("tokenizer_sha256") != fingerprint["tokenizer_sha256"]:
         return "trained on data made with another tokenizer"
-    if "packed_sha256" in fingerprint and saved.get("packed_sha256") != fingerprint["packed_sha256"]:
-        return (f"data: another pack, manifest sha256 {(saved.get('packed_sha256') or 'unrecorded')[:12]} there, "
-                f"{fingerprint['packed_sha256'][:12]} in this run")  # fmt: skip
+    if saved.get("packed_sha256", fingerprint.get("packed_sha256")) != fingerprint.get("packed_sha256"):
+        # a checkpoint written before the pack was recorded is judged by its tokenizer alone, so it resumes
+        return (f"data: another pack, manifest sha256 {saved['packed_sha256'][:12]} there, "
+                f"{fingerprint.get('packed_sha256', 'unrecorded')[:12]} in this run")  # fmt: skip
     for key in sorted(set(fingerprint) - {"tokenizer", "tokenizer_sha256", "packed_sha256", "model", "job"}):
         if saved.get(key) != fingerprint[key]:
             return f"{key}: {saved.get(key)} there, {fingerprint[key]} in this run"

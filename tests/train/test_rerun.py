@@ -258,6 +258,20 @@ def test_a_rerun_on_other_packed_data_is_refused_and_on_a_copy_of_it_continues(
     assert [r["step"] for r in metrics(output)] == list(range(1, 10))
 
 
+def test_a_checkpoint_from_before_the_pack_was_recorded_still_resumes(
+    tmp_path: Path, packed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, output = str(config(tmp_path, packed)), tmp_path / "run"
+    assert main(["train", path, "--set", "run.steps=3"]) == 0
+    written = output / (output / "latest").read_text().strip() / "config.json"
+    older = json.loads(written.read_text())
+    del older["packed_sha256"]  # as gristmill wrote it before this key
+    written.write_text(json.dumps(older))
+    assert main(["train", path, "--set", "run.steps=4"]) == 0
+    assert "resuming" in said(capsys.readouterr().out)
+    assert [r["step"] for r in metrics(output)] == [1, 2, 3, 4]
+
+
 def test_restart_refuses_to_move_away_the_data_it_reads(tmp_path: Path, packed: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     path, output = str(config(tmp_path, packed)), tmp_path / "run"
