@@ -140,8 +140,9 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
 
 def eval_inputs(evaluation: EvalSection) -> dict[str, str | None]:
     """The paths `[eval]` reads, by key and name (e.g. "eval.sets held-out"): a rerun must not move them away."""
-    return {f"eval.{key} {split_named(spec)[0]}": split_named(spec)[1]
-            for key, specs in (("sets", evaluation.sets), ("tasks", evaluation.tasks)) for spec in specs}  # fmt: skip
+    named = [(key, *split_named(spec)) for key, specs in (("sets", evaluation.sets), ("tasks", evaluation.tasks))
+             for spec in specs]  # fmt: skip
+    return {f"eval.{key} {name}": path for key, name, path in named}
 
 
 def _resolve_named(spec: str, resolve: Callable[[str], str]) -> str:

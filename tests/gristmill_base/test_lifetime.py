@@ -25,6 +25,14 @@ def death_signal():
     value = ctypes.c_int()
     assert ctypes.CDLL(None).prctl(2, ctypes.byref(value), 0, 0, 0) == 0  # PR_GET_PDEATHSIG
     return value.value
+
+def fork_and_report(who):  # a child that writes who forked it and its death signal, waited for
+    import os
+    child = os.fork()
+    if child == 0:
+        os.write(1, f"{who} {death_signal()}\\n".encode())  # one write: children write at once
+        os._exit(0)
+    os.waitpid(child, 0)
 """
 
 
@@ -62,13 +70,6 @@ def test_only_children_forked_inside_the_block_are_bound(processes):
 import os
 from gristmill_base.lifetime import children_die_with_this_process
 
-def fork_and_report(where):
-    child = os.fork()
-    if child == 0:
-        os.write(1, f"{where} {death_signal()}\\n".encode())  # one write: children write at once
-        os._exit(0)
-    os.waitpid(child, 0)
-
 fork_and_report("before")
 with children_die_with_this_process():
     with children_die_with_this_process():
@@ -102,13 +103,6 @@ def in_between():
 
 os.register_at_fork(before=in_between)
 from gristmill_base.lifetime import children_die_with_this_process
-
-def fork_and_report(who):
-    child = os.fork()
-    if child == 0:
-        os.write(1, f"{who} {death_signal()}\\n".encode())  # one write: children write at once
-        os._exit(0)
-    os.waitpid(child, 0)
 
 def other():
     assert other_may_fork.wait(60)
